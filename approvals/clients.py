@@ -1,0 +1,68 @@
+"""API clients: keys stored hashed and shown once, each client with its own webhook secret."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from approvals.store.models import ApiClient, utcnow
+
+KEY_PREFIX = "apv_"
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256-bit random strings, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@dataclass(frozen=True)
+class CreatedClient:
+    id: str
+    name: str
+    key: str
+    webhook_secret: str
+
+
+def create_client(session: Session, name: str) -> CreatedClient:
+    """Create a client; the returned key is the only time it exists in clear."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    client = ApiClient(
+        name=name, key_hash=hash_key(key), key_prefix=key[:10], webhook_secret=new_webhook_secret()
+    )
+    session.add(client)
+    session.flush()
+    return CreatedClient(client.id, client.name, key, client.webhook_secret)
+
+
+def authenticate(session: Session, key: str) -> ApiClient | None:
+    """The active client holding ``key``, or None."""
+    if not key:
+        return None
+    client = session.scalar(select(ApiClient).where(ApiClient.key_hash == hash_key(key)))
+    if client is None or client.revoked_at is not None:
+        return None
+    return client
+
+
+def list_clients(session: Session) -> list[ApiClient]:
+    return list(session.scalars(select(ApiClient).order_by(ApiClient.created_at)))
+
+
+def revoke_client(session: Session, client_id: str) -> bool:
+    """Revoke a key; its subscriptions keep running and calling back. False if unknown."""
+    client = session.get(ApiClient, client_id)
+    if client is None:
+        return False
+    if client.revoked_at is None:
+        client.revoked_at = utcnow()
+    return True

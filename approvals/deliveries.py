@@ -1,0 +1,89 @@
+"""Deliveries: "POST this JSON to this URL for this client", owed until it lands or gives up.
+
+Approval callbacks use it today; trigger batches will too. The row is written in the same
+transaction as the event that causes it, so a committed response always has its callback owed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from approvals.errors import NotFound, Unprocessable
+from approvals.store.models import Delivery, utcnow
+
+
+def create_delivery(
+    session: Session,
+    *,
+    client_id: str,
+    url: str,
+    payload: dict[str, Any],
+    subscription_id: str | None = None,
+) -> Delivery:
+    """Owe ``payload`` to ``url``; the ``webhook-id`` is fixed now and kept on every retry."""
+    delivery = Delivery(
+        client_id=client_id,
+        subscription_id=subscription_id,
+        url=url,
+        payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+        webhook_id=f"msg_{uuid.uuid4().hex}",
+        status="due",
+        next_attempt_at=utcnow(),
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def claimable(now: datetime, claim_timeout: float):  # type: ignore[no-untyped-def]
+    """Deliveries owed now: due and past their time, or held by a worker that died."""
+    return or_(
+        and_(Delivery.status == "due", Delivery.next_attempt_at <= now),
+        and_(
+            Delivery.status == "delivering",
+            Delivery.claimed_at < now - timedelta(seconds=claim_timeout),
+        ),
+    )
+
+
+def owed_delivery_ids(
+    session: Session, *, now: datetime, claim_timeout: float, limit: int
+) -> list[str]:
+    return list(
+        session.scalars(
+            select(Delivery.id)
+            .where(claimable(now, claim_timeout))
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+        )
+    )
+
+
+def get_delivery(session: Session, client_id: str, delivery_id: str) -> Delivery:
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.client_id != client_id:
+        raise NotFound("no such delivery", field="id")
+    return delivery
+
+
+def retry_delivery(session: Session, client_id: str, delivery_id: str) -> Delivery:
+    """Make a failed or stopped delivery due now, for one more attempt."""
+    delivery = get_delivery(session, client_id, delivery_id)
+    changed = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status.in_(("failed", "stopped")))
+        .values(status="due", next_attempt_at=utcnow(), finished_at=None)
+    ).rowcount
+    if not changed:
+        raise Unprocessable(
+            f"only a failed or stopped delivery can be retried; this one is {delivery.status}",
+            code="delivery_not_retryable",
+        )
+    session.refresh(delivery)
+    return delivery

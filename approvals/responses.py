@@ -1,0 +1,123 @@
+"""Record a recipient's confirmed choice: the first one wins, atomically, with its callback."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from approvals.deliveries import create_delivery
+from approvals.links import ResponseTarget
+from approvals.store.models import Recipient, Response, Subscription, utcnow
+from approvals.subscriptions import response_for
+from approvals.timefmt import iso
+
+
+class Outcome(enum.Enum):
+    RECORDED = "recorded"
+    ALREADY_ANSWERED = "already_answered"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+    BAD_OPTION = "bad_option"
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """What a link leads to right now, for the page to show."""
+
+    outcome: Outcome | None  # None: open, ready for a choice
+    subscription: Subscription | None = None
+    recipient: Recipient | None = None
+    response: Response | None = None
+    answered_by: str | None = None
+    delivery_id: str | None = None
+
+
+def callback_payload(
+    subscription: Subscription, recipient: Recipient, response: Response
+) -> dict[str, Any]:
+    """The connector's ``ApprovalEmailResponse`` plus our additions (DESIGN 5)."""
+    return {
+        "SelectedOption": response.option,
+        "UserEmailAddress": recipient.address,
+        "UserTenantId": None,
+        "UserId": recipient.id,
+        "SubscriptionId": subscription.id,
+        "Comment": response.comment,
+        "RespondedAt": iso(response.responded_at),
+    }
+
+
+def inspect_link(session: Session, target: ResponseTarget, option: int | None) -> LinkState:
+    """The state of a link without changing anything (GET and HEAD use only this)."""
+    recipient = session.get(Recipient, target.recipient_id)
+    if recipient is None or recipient.subscription_id != target.subscription_id:
+        return LinkState(Outcome.UNKNOWN)
+    subscription = recipient.subscription
+    if subscription.status == "completed":
+        answer = response_for(session, subscription.id)
+        by = session.get(Recipient, answer.recipient_id).address if answer else None
+        return LinkState(Outcome.ALREADY_ANSWERED, subscription, recipient, answer, by)
+    if subscription.status == "cancelled":
+        return LinkState(Outcome.CANCELLED, subscription, recipient)
+    if subscription.status == "expired" or subscription.expires_at <= utcnow():
+        return LinkState(Outcome.EXPIRED, subscription, recipient)
+    if option is None or not 0 <= option < len(subscription.options):
+        return LinkState(Outcome.BAD_OPTION, subscription, recipient)
+    return LinkState(None, subscription, recipient)
+
+
+def record_response(
+    session: Session,
+    target: ResponseTarget,
+    option: int,
+    *,
+    comment: str,
+    remote_addr: str | None,
+    user_agent: str | None,
+) -> LinkState:
+    """Record the choice if the subscription is still open; otherwise say why not."""
+    state = inspect_link(session, target, option)
+    if state.outcome is not None:
+        return state
+    subscription, recipient = state.subscription, state.recipient
+    assert subscription is not None and recipient is not None
+    now = utcnow()
+    # Compare-and-set: of two confirmations at the same instant exactly one finds it pending.
+    won = session.execute(
+        update(Subscription)
+        .where(
+            Subscription.id == subscription.id,
+            Subscription.status == "pending",
+            Subscription.expires_at > now,
+        )
+        .values(status="completed", finished_at=now)
+    ).rowcount
+    if not won:
+        session.rollback()
+        return inspect_link(session, target, option)
+    response = Response(
+        subscription_id=subscription.id,
+        recipient_id=recipient.id,
+        option=subscription.options[option],
+        comment=comment,
+        responded_at=now,
+        remote_addr=remote_addr,
+        user_agent=user_agent,
+    )
+    session.add(response)
+    session.flush()
+    delivery = create_delivery(
+        session,
+        client_id=subscription.client_id,
+        url=subscription.notification_url,
+        payload=callback_payload(subscription, recipient, response),
+        subscription_id=subscription.id,
+    )
+    return LinkState(
+        Outcome.RECORDED, subscription, recipient, response, recipient.address, delivery.id
+    )

@@ -1,0 +1,187 @@
+"""Request bodies, named and defaulted as the Office 365 Outlook connector names them.
+
+These models both validate requests and generate ``/openapi.json``, so the document can never
+drift from what the service accepts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Literal
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+MAX_OPTIONS = 100
+MAX_RECIPIENTS = 500
+MAX_URL_LENGTH = 2048
+_SEPARATORS = re.compile(r"[;,]")
+
+
+def split_addresses(value: str) -> list[str]:
+    """Addresses separated by ``;`` (or ``,``), each checked, duplicates dropped ignoring case."""
+    seen: set[str] = set()
+    addresses: list[str] = []
+    for part in _SEPARATORS.split(value):
+        candidate = part.strip()
+        if not candidate:
+            continue
+        try:
+            address = validate_email(candidate, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise PydanticCustomError(
+                "invalid_address",
+                "'{address}' is not a valid email address: {reason}",
+                {"address": candidate, "reason": str(exc)},
+            ) from None
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            addresses.append(address)
+    if not addresses:
+        raise PydanticCustomError("invalid_address", "at least one recipient address is required")
+    if len(addresses) > MAX_RECIPIENTS:
+        raise PydanticCustomError(
+            "too_many_recipients", "at most {max} recipients", {"max": MAX_RECIPIENTS}
+        )
+    return addresses
+
+
+def split_options(value: str) -> list[str]:
+    """Comma-separated options, trimmed; 1 to 100, none blank, none repeated."""
+    options = [part.strip() for part in value.split(",")]
+    if any(not option for option in options):
+        raise PydanticCustomError("invalid_options", "options must not be blank")
+    if len(options) > MAX_OPTIONS:
+        raise PydanticCustomError("invalid_options", "at most {max} options", {"max": MAX_OPTIONS})
+    lowered = [option.lower() for option in options]
+    if len(set(lowered)) != len(lowered):
+        raise PydanticCustomError("invalid_options", "options must not repeat")
+    return options
+
+
+class ClientSendAttachment(BaseModel):
+    """An attachment: a name and its content in base64."""
+
+    Name: str = Field(min_length=1, max_length=255)
+    ContentBytes: str = Field(json_schema_extra={"format": "byte"})
+
+    @field_validator("ContentBytes")
+    @classmethod
+    def _base64(cls, value: str) -> str:
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise PydanticCustomError(
+                "invalid_base64", "ContentBytes is not valid base64"
+            ) from None
+        return value
+
+    def content(self) -> bytes:
+        return base64.b64decode(self.ContentBytes)
+
+
+class ApprovalMessage(BaseModel):
+    """The approval email (connector definition ``ApprovalMessage``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    To: str = Field(description="Email addresses separated by semicolons", min_length=1)
+    Subject: str = Field("Approval Request", max_length=998)
+    Options: str = Field("Approve, Reject", description="Comma-separated options")
+    HeaderText: str | None = None
+    SelectionText: str | None = None
+    Body: str | None = None
+    Importance: Literal["Low", "Normal", "High"] = "Normal"
+    Attachments: list[ClientSendAttachment] | None = None
+    UseOnlyHTMLMessage: bool = False
+    HideHTMLMessage: bool = False
+    ShowHTMLConfirmationDialog: bool = False
+    HideMicrosoftFooter: bool = False
+
+    @field_validator("To")
+    @classmethod
+    def _to(cls, value: str) -> str:
+        return ";".join(split_addresses(value))
+
+    @field_validator("Options")
+    @classmethod
+    def _options(cls, value: str) -> str:
+        return ", ".join(split_options(value))
+
+    def recipients(self) -> list[str]:
+        return self.To.split(";")
+
+    def option_list(self) -> list[str]:
+        return split_options(self.Options)
+
+
+class MessageWithOptions(ApprovalMessage):
+    """The options email (connector definition ``MessageWithOptions``)."""
+
+    Subject: str = Field("Your input is required", max_length=998)
+    Options: str = Field("Choice1, Choice2, Choice3", description="Comma-separated options")
+
+
+def _check_url(value: str) -> str:
+    if len(value) > MAX_URL_LENGTH:
+        raise PydanticCustomError("invalid_url", "NotificationUrl is longer than 2048 characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError("invalid_url", "NotificationUrl must be an absolute http(s) URL")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise PydanticCustomError("invalid_url", "NotificationUrl has an invalid port") from None
+    return value
+
+
+class _EmailSubscription(BaseModel):
+    NotificationUrl: str = Field(description="Where the chosen option is POSTed")
+
+    @field_validator("NotificationUrl")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_url(value)
+
+
+class ApprovalEmailSubscription(_EmailSubscription):
+    """``POST /approvalmail/$subscriptions``."""
+
+    Message: ApprovalMessage
+
+
+class OptionsEmailSubscription(_EmailSubscription):
+    """``POST /mailwithoptions/$subscriptions``."""
+
+    Message: MessageWithOptions
+
+
+SubscriptionRequest = ApprovalEmailSubscription | OptionsEmailSubscription
+
+REQUEST_MODELS: dict[str, type[ApprovalEmailSubscription] | type[OptionsEmailSubscription]] = {
+    "approvalmail": ApprovalEmailSubscription,
+    "mailwithoptions": OptionsEmailSubscription,
+}
+
+
+class SubscriptionResponse(BaseModel):
+    """The 201 answer (connector definition ``SubscriptionResponse``)."""
+
+    id: str
+    resource: str
+    notificationType: str
+    notificationUrl: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,182 @@
+"""Tables. Anything that must happen later is a row with a status and a due time (DESIGN 4)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiClient(Base):
+    __tablename__ = "api_clients"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    webhook_secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_status_expires", "status", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "approvalmail" | "mailwithoptions"
+    notification_url: Mapped[str] = mapped_column(String(2048))
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    options: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    recipients: Mapped[list[Recipient]] = relationship(
+        back_populates="subscription", order_by="Recipient.position", lazy="selectin"
+    )
+
+
+class Recipient(Base):
+    __tablename__ = "recipients"
+    __table_args__ = (Index("ix_recipients_email_due", "email_status", "email_next_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(320))
+    # due -> sending -> sent | failed; "sending" older than the claim timeout is due again.
+    email_status: Mapped[str] = mapped_column(String(20), default="due")
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    email_next_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    email_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    email_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    subscription: Mapped[Subscription] = relationship(back_populates="recipients")
+
+
+class Response(Base):
+    """Who chose what: the audit trail. One per subscription: the first confirmed choice wins."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"), unique=True)
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"))
+    option: Mapped[str] = mapped_column(Text)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    responded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Delivery(Base):
+    """One JSON body owed to one URL on behalf of one client, until it lands or gives up."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), index=True)
+    subscription_id: Mapped[str | None] = mapped_column(
+        ForeignKey("subscriptions.id"), nullable=True, index=True
+    )
+    url: Mapped[str] = mapped_column(String(2048))
+    payload: Mapped[str] = mapped_column(Text)
+    webhook_id: Mapped[str] = mapped_column(String(64))
+    # due -> delivering -> delivered | failed | stopped | dropped
+    status: Mapped[str] = mapped_column(String(20), default="due")
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    attempts: Mapped[list[DeliveryAttempt]] = relationship(
+        order_by="DeliveryAttempt.number", lazy="selectin"
+    )
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OutboxMessage(Base):
+    """Mail kept by the embedded ``outbox`` backend instead of being sent."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a client's ``Idempotency-Key``, replayed for every repeat."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("client_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,167 @@
+"""Subscriptions: accept, read, cancel and expire them. Plain Python over a session."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from approvals.errors import NotFound, Unprocessable
+from approvals.schemas import SubscriptionRequest
+from approvals.store.models import (
+    Delivery,
+    IdempotencyRecord,
+    Recipient,
+    Response,
+    Subscription,
+    utcnow,
+)
+
+OPEN = "pending"
+
+
+def request_fingerprint(body: Any) -> str:
+    """A stable hash of a request body, to tell a true repeat from a reused key."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def create_subscription(
+    session: Session,
+    *,
+    client_id: str,
+    kind: str,
+    request: SubscriptionRequest,
+    expiry: timedelta,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> tuple[Subscription, bool]:
+    """Store a subscription and its recipients (mail owed now); True if it is new.
+
+    With an ``idempotency_key`` already used by this client, the first subscription is
+    returned instead and nothing new is stored or sent.
+    """
+    if idempotency_key:
+        previous = _replay(session, client_id, idempotency_key, fingerprint)
+        if previous is not None:
+            return previous, False
+    now = utcnow()
+    message = request.Message
+    subscription = Subscription(
+        client_id=client_id,
+        kind=kind,
+        notification_url=request.NotificationUrl,
+        message=message.model_dump(mode="json"),
+        options=message.option_list(),
+        status=OPEN,
+        created_at=now,
+        expires_at=now + expiry,
+    )
+    session.add(subscription)
+    session.flush()
+    for position, address in enumerate(message.recipients()):
+        session.add(
+            Recipient(
+                subscription_id=subscription.id,
+                position=position,
+                address=address,
+                email_status="due",
+                email_next_at=now,
+            )
+        )
+    if idempotency_key:
+        session.add(
+            IdempotencyRecord(
+                client_id=client_id,
+                key=idempotency_key,
+                request_hash=fingerprint,
+                subscription_id=subscription.id,
+            )
+        )
+        try:
+            session.flush()
+        except IntegrityError:
+            # Another request with the same key won the race; answer with its subscription.
+            session.rollback()
+            previous = _replay(session, client_id, idempotency_key, fingerprint)
+            if previous is None:
+                raise
+            return previous, False
+    return subscription, True
+
+
+def _replay(session: Session, client_id: str, key: str, fingerprint: str) -> Subscription | None:
+    record = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == key
+        )
+    )
+    if record is None:
+        return None
+    if record.request_hash != fingerprint:
+        raise Unprocessable(
+            "this Idempotency-Key was already used with a different request body",
+            code="idempotency_key_reused",
+            field="Idempotency-Key",
+        )
+    return session.get(Subscription, record.subscription_id)
+
+
+def get_subscription(
+    session: Session, client_id: str, kind: str, subscription_id: str
+) -> Subscription:
+    """The client's own subscription of that kind; anything else is "not found"."""
+    subscription = session.get(Subscription, subscription_id)
+    if subscription is None or subscription.client_id != client_id or subscription.kind != kind:
+        raise NotFound("no such subscription", field="id")
+    return subscription
+
+
+def cancel_subscription(
+    session: Session, client_id: str, kind: str, subscription_id: str
+) -> Subscription:
+    """Unsubscribe: links stop working and no callback is sent. Repeating it is harmless."""
+    subscription = get_subscription(session, client_id, kind, subscription_id)
+    now = utcnow()
+    session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription_id, Subscription.status == OPEN)
+        .values(status="cancelled", finished_at=now)
+    )
+    # A callback owed but not yet sent is dropped (DESIGN 5: no callback after DELETE).
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id == subscription_id, Delivery.status == "due")
+        .values(status="dropped", finished_at=now, next_attempt_at=None)
+    )
+    session.refresh(subscription)
+    return subscription
+
+
+def expire_due(session: Session, now: datetime | None = None) -> int:
+    """Mark pending subscriptions past their expiry as expired; returns how many."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Subscription)
+        .where(Subscription.status == OPEN, Subscription.expires_at <= now)
+        .values(status="expired", finished_at=now)
+    )
+    return result.rowcount or 0
+
+
+def response_for(session: Session, subscription_id: str) -> Response | None:
+    return session.scalar(select(Response).where(Response.subscription_id == subscription_id))
+
+
+def deliveries_for(session: Session, subscription_id: str) -> list[Delivery]:
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.subscription_id == subscription_id)
+            .order_by(Delivery.created_at)
+        )
+    )

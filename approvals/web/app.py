@@ -1,0 +1,69 @@
+"""The Flask app factory: settings read once, one blueprint per concern, errors as JSON."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+import templates
+from approvals.config import Settings, load_settings
+from approvals.errors import ApprovalsError, PayloadTooLarge
+from approvals.runtime import EXTENSION, Runtime
+from worker.celery_app import celery_init_app
+
+log = logging.getLogger(__name__)
+TEMPLATES = Path(templates.__file__).resolve().parent
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(
+        "approvals", template_folder=str(TEMPLATES), instance_path=str(settings.instance_path)
+    )
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions[EXTENSION] = Runtime.from_settings(settings)
+    celery_init_app(app, settings)
+
+    from approvals.web import management_api, openapi, pages, subscriptions_api
+
+    for blueprint in (subscriptions_api.bp, management_api.bp, pages.bp, openapi.bp):
+        app.register_blueprint(blueprint)
+    _register_error_handlers(app)
+    return app
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApprovalsError)
+    def approvals_error(error: ApprovalsError) -> tuple[dict[str, Any], int]:
+        return error.to_dict(), error.status
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_error: RequestEntityTooLarge) -> tuple[dict[str, Any], int]:
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        error = PayloadTooLarge(f"the request body is larger than {limit} bytes")
+        return error.to_dict(), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        if request.path.startswith("/respond/"):
+            return error
+        code = (error.name or "error").lower().replace(" ", "_")
+        body = {"error": {"code": code, "message": error.description, "field": None}}
+        return body, error.code or 500
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[dict[str, Any], int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return {
+            "error": {"code": "internal_error", "message": "internal error", "field": None}
+        }, 500

@@ -1,0 +1,22 @@
+"""Bearer API keys: every API route runs as exactly one client."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from approvals.clients import authenticate
+from approvals.errors import Unauthorized
+from approvals.runtime import current_runtime
+
+
+def require_client() -> None:
+    """``before_request`` hook for API blueprints: sets ``g.client_id`` or answers 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("an 'Authorization: Bearer <api key>' header is required")
+    with current_runtime().db.session() as session:
+        client = authenticate(session, key.strip())
+        if client is None:
+            raise Unauthorized("unknown or revoked API key")
+        g.client_id = client.id

@@ -1,0 +1,142 @@
+"""Recipient pages: GET shows a confirmation form and records nothing; only its POST records.
+
+Mail scanners open every link (and some submit forms on load), so a choice counts only when a
+person presses Confirm on a page carrying a nonce we signed for this link and option.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, make_response, render_template, request
+
+from approvals.links import InvalidToken
+from approvals.responses import LinkState, Outcome, inspect_link, record_response
+from approvals.runtime import current_runtime
+from approvals.timefmt import iso
+from approvals.web.enqueue import enqueue
+from worker.tasks import deliver_callback
+
+bp = Blueprint("pages", __name__)
+
+MAX_COMMENT = 2000
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def _page(template: str, status: int, **context: object) -> Response:
+    response = make_response(render_template(template, **context), status)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _message(title: str, status: int, *lines: str, choice: str | None = None) -> Response:
+    return _page("pages/message.html", status, title=title, lines=lines, choice=choice)
+
+
+def _closed_page(state: LinkState) -> Response:
+    """The page for every link that can no longer take an answer."""
+    if state.outcome is Outcome.ALREADY_ANSWERED and state.response is not None:
+        when = iso(state.response.responded_at)
+        return _message(
+            "Already answered",
+            409,
+            f"This request was already answered by {state.answered_by} at {when}:",
+            choice=state.response.option,
+        )
+    if state.outcome is Outcome.CANCELLED:
+        return _message(
+            "Request withdrawn",
+            410,
+            "The sender withdrew this request; no answer is needed any more.",
+        )
+    if state.outcome is Outcome.EXPIRED:
+        return _message(
+            "Request expired", 410, "This request has expired and no longer takes answers."
+        )
+    if state.outcome is Outcome.BAD_OPTION:
+        return _message(
+            "Unknown option",
+            400,
+            "This link does not name one of the request's options. Use a button from the email.",
+        )
+    return _message(
+        "Link not valid",
+        404,
+        "This link is not valid. It may have been copied "
+        "incompletely; use the button in the email.",
+    )
+
+
+def _option_arg(raw: str | None) -> int | None:
+    return int(raw) if raw is not None and raw.isdigit() and len(raw) < 6 else None
+
+
+@bp.route("/respond/<token>", methods=["GET"])
+def show(token: str) -> Response:
+    runtime = current_runtime()
+    try:
+        target = runtime.links.read_response_token(token)
+    except InvalidToken:
+        return _closed_page(LinkState(Outcome.UNKNOWN))
+    option = _option_arg(request.args.get("option"))
+    with runtime.db.session() as session:
+        state = inspect_link(session, target, option)
+        if state.outcome is not None:
+            return _closed_page(state)
+        assert state.subscription is not None and state.recipient is not None and option is not None
+        options = state.subscription.options
+        return _page(
+            "pages/confirm.html",
+            200,
+            title="Confirm your answer",
+            subject=state.subscription.message.get("Subject", ""),
+            option=option,
+            option_label=options[option],
+            other_options=[(i, label) for i, label in enumerate(options) if i != option],
+            nonce=runtime.links.confirm_nonce(token, option),
+            action=request.path,
+            address=state.recipient.address,
+            max_comment=MAX_COMMENT,
+        )
+
+
+@bp.post("/respond/<token>")
+def confirm(token: str) -> Response:
+    runtime = current_runtime()
+    option = _option_arg(request.form.get("option"))
+    try:
+        target = runtime.links.read_response_token(token)
+        if option is None:
+            raise InvalidToken("no option")
+        runtime.links.check_confirm_nonce(request.form.get("nonce", ""), token, option)
+    except InvalidToken:
+        return _message(
+            "Please confirm from the page",
+            400,
+            "This answer did not come from the "
+            "confirmation page. Open the button in the email again and press Confirm.",
+        )
+    comment = request.form.get("comment", "").strip()[:MAX_COMMENT]
+    with runtime.db.session() as session:
+        state = record_response(
+            session,
+            target,
+            option,
+            comment=comment,
+            remote_addr=request.remote_addr,
+            user_agent=(request.user_agent.string or "")[:1000],
+        )
+        if state.outcome is not Outcome.RECORDED:
+            return _closed_page(state)
+        delivery_id = state.delivery_id
+        chosen = state.response.option if state.response else ""
+    if delivery_id:
+        enqueue(deliver_callback, delivery_id)
+    return _message("Thank you", 200, "Your answer was recorded:", choice=chosen)

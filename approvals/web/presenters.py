@@ -1,0 +1,88 @@
+"""The JSON shapes of subscriptions and deliveries as the API shows them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from approvals.store.models import Delivery, DeliveryAttempt, Recipient, Response, Subscription
+from approvals.timefmt import iso
+
+
+def subscription_created(subscription: Subscription, base_url: str) -> dict[str, str]:
+    """The connector's ``SubscriptionResponse``."""
+    return {
+        "id": subscription.id,
+        "resource": f"{base_url}/{subscription.kind}/$subscriptions/{subscription.id}",
+        "notificationType": subscription.kind,
+        "notificationUrl": subscription.notification_url,
+    }
+
+
+def recipient(row: Recipient) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "address": row.address,
+        "emailStatus": row.email_status,
+        "emailAttempts": row.email_attempts,
+        "emailError": row.email_error,
+        "sentAt": iso(row.sent_at),
+    }
+
+
+def response(row: Response, address: str) -> dict[str, Any]:
+    return {
+        "SelectedOption": row.option,
+        "UserEmailAddress": address,
+        "UserId": row.recipient_id,
+        "Comment": row.comment,
+        "RespondedAt": iso(row.responded_at),
+    }
+
+
+def attempt(row: DeliveryAttempt) -> dict[str, Any]:
+    return {
+        "number": row.number,
+        "startedAt": iso(row.started_at),
+        "durationMs": row.duration_ms,
+        "statusCode": row.status_code,
+        "errorCode": row.error_code,
+        "responseBody": row.response_body,
+    }
+
+
+def delivery(row: Delivery) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "subscriptionId": row.subscription_id,
+        "url": row.url,
+        "webhookId": row.webhook_id,
+        "status": row.status,
+        "attemptCount": row.attempt_count,
+        "nextAttemptAt": iso(row.next_attempt_at),
+        "createdAt": iso(row.created_at),
+        "finishedAt": iso(row.finished_at),
+        "attempts": [attempt(a) for a in row.attempts],
+    }
+
+
+def subscription_state(
+    subscription: Subscription, answer: Response | None, deliveries: list[Delivery]
+) -> dict[str, Any]:
+    addresses = {r.id: r.address for r in subscription.recipients}
+    message = dict(subscription.message)
+    for item in message.get("Attachments") or []:
+        item.pop("ContentBytes", None)
+    return {
+        "id": subscription.id,
+        "notificationType": subscription.kind,
+        "notificationUrl": subscription.notification_url,
+        "status": subscription.status,
+        "createdAt": iso(subscription.created_at),
+        "expiresAt": iso(subscription.expires_at),
+        "finishedAt": iso(subscription.finished_at),
+        "options": subscription.options,
+        "message": message,
+        "recipients": [recipient(r) for r in subscription.recipients],
+        "response": response(answer, addresses.get(answer.recipient_id, "")) if answer else None,
+        "delivery": delivery(deliveries[-1]) if deliveries else None,
+    }

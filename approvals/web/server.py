@@ -1,0 +1,37 @@
+"""gunicorn, started from Python so ``approvals web`` needs no separate config file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from approvals.web.app import create_app
+
+        return create_app()
+
+
+def serve(host: str, port: int, *, workers: int, threads: int) -> None:
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    _Server(
+        {
+            "bind": bind,
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "accesslog": "-",
+            "graceful_timeout": 20,
+            "timeout": 60,
+        }
+    ).run()

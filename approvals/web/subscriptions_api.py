@@ -1,0 +1,77 @@
+"""``/approvalmail/$subscriptions`` and ``/mailwithoptions/$subscriptions``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, g, request
+
+from approvals.errors import BadRequest
+from approvals.runtime import current_runtime
+from approvals.schemas import REQUEST_MODELS
+from approvals.subscriptions import (
+    cancel_subscription,
+    create_subscription,
+    deliveries_for,
+    get_subscription,
+    request_fingerprint,
+    response_for,
+)
+from approvals.web import presenters
+from approvals.web.auth import require_client
+from approvals.web.enqueue import enqueue
+from approvals.web.validation import parse_json, validate_body
+from worker.tasks import send_recipient_mail
+
+bp = Blueprint("subscriptions", __name__)
+bp.before_request(require_client)
+
+KINDS = "<any(approvalmail, mailwithoptions):kind>"
+MAX_IDEMPOTENCY_KEY = 255
+
+
+@bp.post(f"/{KINDS}/$subscriptions")
+def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    runtime = current_runtime()
+    body = parse_json(request.get_data())
+    subscription_request = validate_body(REQUEST_MODELS[kind], body)
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
+        raise BadRequest("Idempotency-Key is longer than 255 characters", field="Idempotency-Key")
+    with runtime.db.session() as session:
+        subscription, created = create_subscription(
+            session,
+            client_id=g.client_id,
+            kind=kind,
+            request=subscription_request,
+            expiry=timedelta(days=runtime.settings.expiry_days),
+            idempotency_key=key,
+            fingerprint=request_fingerprint([kind, body]),
+        )
+        recipient_ids = [r.id for r in subscription.recipients] if created else []
+        answer = presenters.subscription_created(subscription, runtime.settings.base_url)
+    for recipient_id in recipient_ids:
+        enqueue(send_recipient_mail, recipient_id)
+    headers = {"Location": answer["resource"]}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return answer, 201, headers
+
+
+@bp.get(f"/{KINDS}/$subscriptions/<subscription_id>")
+def show(kind: str, subscription_id: str) -> dict[str, Any]:
+    with current_runtime().db.session() as session:
+        subscription = get_subscription(session, g.client_id, kind, subscription_id)
+        return presenters.subscription_state(
+            subscription,
+            response_for(session, subscription.id),
+            deliveries_for(session, subscription.id),
+        )
+
+
+@bp.delete(f"/{KINDS}/$subscriptions/<subscription_id>")
+def cancel(kind: str, subscription_id: str) -> dict[str, Any]:
+    with current_runtime().db.session() as session:
+        subscription = cancel_subscription(session, g.client_id, kind, subscription_id)
+        return {"id": subscription.id, "status": subscription.status}

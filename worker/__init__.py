@@ -1,0 +1,1 @@
+"""The Celery side: the Celery app, tasks, mail backends and webhook delivery."""

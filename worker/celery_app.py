@@ -1,0 +1,70 @@
+"""Flask's Celery pattern: tasks run inside the app context and see the app's runtime."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+from approvals.config import Settings
+
+SWEEP_TASK = "worker.tasks.sweep"
+SQLITE_BROKER_POLL_SECONDS = 0.2
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings derived from ours; the database, not the broker, holds what is owed."""
+    config: dict[str, Any] = {
+        "broker_url": settings.broker_url,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 4,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "task_default_queue": "approvals",
+        "beat_schedule": {
+            "sweep": {"task": SWEEP_TASK, "schedule": timedelta(seconds=settings.sweep_interval)},
+        },
+        "beat_schedule_filename": str(settings.instance_path / "celerybeat-schedule"),
+        "worker_hijack_root_logger": False,
+    }
+    if settings.is_sqlite_broker:
+        # kombu hands these options to create_engine: wait for SQLite's lock, never fail on it.
+        config["broker_transport_options"] = {"connect_args": {"timeout": 30}}
+    else:
+        # A message a dead worker held comes back after this long (the sweeper also covers it).
+        config["broker_transport_options"] = {"visibility_timeout": 600}
+    return config
+
+
+def prepare_sqlite_broker(settings: Settings) -> None:
+    """WAL mode on the broker file (it persists in the file), and a quicker poll.
+
+    kombu passes every transport option to ``create_engine``, so the polling interval, which
+    sets how soon a worker sees a new message, can only be set on the transport class.
+    """
+    from kombu.transport.sqlalchemy import Transport
+
+    Transport.polling_interval = SQLITE_BROKER_POLL_SECONDS
+    path = settings.broker_url.split("///", 1)[1].split("?", 1)[0]
+    with sqlite3.connect(path, timeout=30) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
+def celery_init_app(app: Flask, settings: Settings) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    if settings.is_sqlite_broker:
+        prepare_sqlite_broker(settings)
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.config_from_object(celery_config(settings))
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

@@ -1,0 +1,182 @@
+"""Build the approval/options email: one multipart message with a button per option.
+
+Rendering is kept apart from sending so the exact bytes can be tested without an SMTP server.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+import templates
+
+FOOTER_TEXT = (
+    "Sent by approvals, a self-hosted approval service. "
+    "The buttons open a page where you confirm your choice."
+)
+
+# Importance -> (Importance header value, X-Priority value). Both are sent because Outlook
+# reads Importance while many other clients only look at X-Priority.
+_IMPORTANCE = {"Low": ("low", "5"), "Normal": ("normal", "3"), "High": ("high", "1")}
+
+# Everything str.splitlines() treats as a line break; any of them in a header could end it.
+_LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
+
+
+@dataclass(frozen=True)
+class OptionLink:
+    """One choice offered to the recipient; the URL opens the confirm page."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent along with the request, kept as raw bytes so it round-trips exactly."""
+
+    name: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class MailContent:
+    """Everything needed to render one approval email for one recipient."""
+
+    to: str
+    sender: str
+    subject: str
+    importance: str
+    header_text: str | None
+    body: str | None
+    selection_text: str | None
+    options: tuple[OptionLink, ...]
+    attachments: tuple[Attachment, ...] = ()
+    use_only_html: bool = False
+    hide_html_message: bool = False
+    hide_footer: bool = False
+    message_id_domain: str = "approvals.local"
+
+
+def _one_line(value: str) -> str:
+    """Collapse line breaks to a space so request text cannot start a new header or line."""
+    return _LINE_BREAKS.sub(" ", value).strip()
+
+
+def _normalise_newlines(value: str) -> str:
+    """Turn CRLF/CR into LF so line handling is the same whatever the caller sent."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _nl2br(value: str) -> Markup:
+    """Escape first, then add <br>, so user text keeps its line breaks but never its tags."""
+    escaped = escape(_normalise_newlines(value))
+    return Markup("<br>\n").join(escaped.split("\n"))
+
+
+def _safe_url(value: str) -> str:
+    """Percent-encode characters a URL may not hold (<, >, quotes, spaces, non-ASCII).
+
+    Browsers do the same encoding before following a link, so the target does not change, but
+    css_inline re-serialises attributes without escaping < and >, and raw markup in an href
+    would look like an injection to spam filters and to anyone reading the source.
+    """
+    return quote(_one_line(value), safe="%:/?#[]@!$&'()*+,;=~")
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    """One Jinja environment: autoescape for .html (request text is untrusted), off for .txt."""
+    folder = Path(templates.__file__).parent / "email"
+    env = Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["nl2br"] = _nl2br
+    env.filters["one_line"] = _one_line
+    env.filters["safe_url"] = _safe_url
+    return env
+
+
+def _context(content: MailContent) -> dict[str, object]:
+    """Values shared by both templates; hide_html_message drops the message in both parts."""
+    show_message = not content.hide_html_message
+    return {
+        "subject": _one_line(content.subject),
+        "header_text": content.header_text if show_message and content.header_text else None,
+        "body": _normalise_newlines(content.body) if show_message and content.body else None,
+        "selection_text": content.selection_text or None,
+        "options": content.options,
+        "footer": None if content.hide_footer else FOOTER_TEXT,
+    }
+
+
+def render_html(content: MailContent) -> str:
+    """Render the HTML part and inline its CSS, since many clients drop <style> blocks."""
+    html = _environment().get_template("message.html").render(**_context(content))
+    return css_inline.inline(html, load_remote_stylesheets=False, keep_style_tags=False)
+
+
+def render_text(content: MailContent) -> str:
+    """Render the plain-text part for clients (and filters) that do not read HTML."""
+    text = _environment().get_template("message.txt").render(**_context(content))
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    return text + "\n"
+
+
+def _check_header(name: str, value: str) -> str:
+    """Refuse address headers with line breaks rather than guess what the caller meant."""
+    if _LINE_BREAKS.search(value):
+        raise ValueError(f"{name} must not contain line breaks")
+    return value
+
+
+def build_message(content: MailContent) -> EmailMessage:
+    """Assemble headers, the text/HTML alternatives and any attachments into one message."""
+    try:
+        importance, priority = _IMPORTANCE[content.importance]
+    except KeyError:
+        raise ValueError(
+            f"importance must be one of {', '.join(_IMPORTANCE)}, not {content.importance!r}"
+        ) from None
+
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = _check_header("sender", content.sender)
+    msg["To"] = _check_header("to", content.to)
+    msg["Subject"] = _one_line(content.subject)
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain=content.message_id_domain)
+    msg["Importance"] = importance
+    msg["X-Priority"] = priority
+
+    html = render_html(content)
+    if content.use_only_html:
+        msg.set_content(html, subtype="html")
+    else:
+        msg.set_content(render_text(content))
+        msg.add_alternative(html, subtype="html")
+
+    for attachment in content.attachments:
+        filename = _one_line(attachment.name)
+        guessed, _ = mimetypes.guess_type(filename)
+        maintype, subtype = (guessed or "application/octet-stream").split("/", 1)
+        msg.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=filename
+        )
+    return msg
