@@ -116,6 +116,7 @@ class Settings:
     sweep_interval: float
     claim_timeout: float
     worker_concurrency: int
+    broker_transport_options: dict[str, Any]
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -161,5 +162,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         sweep_interval=float(raw.get("SWEEP_INTERVAL") or 5),
         claim_timeout=float(raw.get("CLAIM_TIMEOUT") or 120),
         worker_concurrency=int(raw.get("WORKER_CONCURRENCY") or 8),
+        broker_transport_options=dict(raw.get("BROKER_TRANSPORT_OPTIONS") or {}),
         raw=raw,
     )

@@ -38,6 +38,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     else:
         # A message a dead worker held comes back after this long (the sweeper also covers it).
         config["broker_transport_options"] = {"visibility_timeout": 600}
+    config["broker_transport_options"].update(settings.broker_transport_options)
     return config
 
 

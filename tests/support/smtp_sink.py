@@ -1,0 +1,80 @@
+"""A real SMTP server (aiosmtpd) that keeps what it receives and can be told to refuse."""
+
+from __future__ import annotations
+
+import email
+import socket
+import threading
+import time
+from email import policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+class _Handler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        reply = self.sink.refusals.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        with self.sink.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.sink.received.append((rcpt.lower(), message))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SmtpSink:
+    """Start with :meth:`start`; ``refuse(address, "550 ...")`` makes RCPT fail for an address."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, EmailMessage]] = []
+        self.refusals: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.port = 0
+        self._controller: Controller | None = None
+
+    def start(self) -> None:
+        """Listen on a free loopback port, or again on the same one after :meth:`stop`."""
+        if not self.port:
+            self.port = free_port()
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def refuse(self, address: str, reply: str) -> None:
+        self.refusals[address.lower()] = reply
+
+    def messages_for(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for rcpt, m in self.received if rcpt == address.lower()]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 20) -> list[EmailMessage]:
+        """Poll until ``count`` messages reached ``address``; fail loudly on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.messages_for(address)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"{address} got {len(self.messages_for(address))} mails, want {count}")

@@ -1,0 +1,205 @@
+"""Submitting, reading and cancelling subscriptions over the HTTP API (DESIGN 5)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from approvals.store.models import Subscription
+from tests.support.api import APPROVAL, OPTIONS, ApiUser
+from tests.support.stack import Stack
+
+HOOK = "https://hooks.example.com/approvals"
+
+
+def body(to: str = "ann@example.com", **message: object) -> dict[str, object]:
+    return {"NotificationUrl": HOOK, "Message": {"To": to, **message}}
+
+
+def count_subscriptions(stack: Stack, client_id: str) -> int:
+    with stack.db.session() as session:
+        return session.scalar(
+            select(func.count())
+            .select_from(Subscription)
+            .where(Subscription.client_id == client_id)
+        )
+
+
+def test_approval_request_is_accepted_with_connector_defaults(api: ApiUser) -> None:
+    response = api.http.post(
+        APPROVAL, json=body("ann@example.com; Bob@Example.com, ann@EXAMPLE.com")
+    )
+    assert response.status_code == 201
+    created = response.json()
+    assert set(created) == {"id", "resource", "notificationType", "notificationUrl"}
+    assert created["notificationUrl"] == HOOK
+    assert response.headers["Location"] == created["resource"]
+    assert created["resource"].endswith(f"/approvalmail/$subscriptions/{created['id']}")
+    state = api.state(created["id"])
+    assert state["status"] == "pending"
+    assert state["options"] == ["Approve", "Reject"]
+    assert state["message"]["Subject"] == "Approval Request"
+    assert state["message"]["Importance"] == "Normal"
+    assert [r["address"] for r in state["recipients"]] == ["ann@example.com", "Bob@example.com"]
+
+
+def test_options_request_uses_its_own_defaults(api: ApiUser) -> None:
+    created = api.http.post(OPTIONS, json=body()).json()
+    state = api.state(created["id"], OPTIONS)
+    assert state["options"] == ["Choice1", "Choice2", "Choice3"]
+    assert state["message"]["Subject"] == "Your input is required"
+    assert api.http.get(f"{APPROVAL}/{created['id']}").status_code == 404
+
+
+def test_requests_without_a_valid_key_get_401(stack: Stack, api: ApiUser) -> None:
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
+        response = httpx.post(stack.base_url + APPROVAL, json=body(), headers=headers)
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthorized"
+
+
+def test_revoked_key_gets_401(stack: Stack, api: ApiUser) -> None:
+    from approvals.clients import revoke_client
+
+    with stack.db.session() as session:
+        revoke_client(session, api.id)
+    assert api.http.post(APPROVAL, json=body()).status_code == 401
+
+
+def test_another_clients_subscription_is_not_found(stack: Stack, api: ApiUser) -> None:
+    created = api.subscribe("ann@example.com", HOOK)
+    _, other = stack.new_client("other")
+    assert other.get(f"{APPROVAL}/{created['id']}").status_code == 404
+    assert other.delete(f"{APPROVAL}/{created['id']}").status_code == 404
+    assert api.state(created["id"])["status"] == "pending"
+
+
+GOOD_ATTACHMENT = {"Name": "a.txt", "ContentBytes": base64.b64encode(b"hi").decode()}
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code", "field"),
+    [
+        ({"Message": {"To": "ann@example.com"}}, 400, "missing_field", "NotificationUrl"),
+        ({"NotificationUrl": HOOK}, 400, "missing_field", "Message"),
+        (body("not-an-address"), 400, "invalid_address", "Message.To"),
+        (body("ann@example.com; bob@@example"), 400, "invalid_address", "Message.To"),
+        (body(" ; , "), 400, "invalid_address", "Message.To"),
+        (body(123), 400, "invalid_type", "Message.To"),
+        (
+            {"NotificationUrl": "ftp://x.example.com/", "Message": {"To": "a@example.com"}},
+            400,
+            "invalid_url",
+            "NotificationUrl",
+        ),
+        (
+            {"NotificationUrl": "/relative", "Message": {"To": "a@example.com"}},
+            400,
+            "invalid_url",
+            "NotificationUrl",
+        ),
+        (
+            {
+                "NotificationUrl": "https://x.example.com/" + "a" * 2048,
+                "Message": {"To": "a@example.com"},
+            },
+            400,
+            "invalid_url",
+            "NotificationUrl",
+        ),
+        (
+            {"NotificationUrl": ["x"], "Message": {"To": "a@example.com"}},
+            400,
+            "invalid_type",
+            "NotificationUrl",
+        ),
+        (body(Options="Yes,,No"), 422, "invalid_options", "Message.Options"),
+        (body(Options="Yes, yes"), 422, "invalid_options", "Message.Options"),
+        (
+            body(Options=",".join(f"o{i}" for i in range(101))),
+            422,
+            "invalid_options",
+            "Message.Options",
+        ),
+        (body(Importance="Urgent"), 422, "invalid_value", "Message.Importance"),
+        (
+            body(Attachments=[{"Name": "a.txt", "ContentBytes": "***"}]),
+            422,
+            "invalid_base64",
+            "Message.Attachments.0.ContentBytes",
+        ),
+        (
+            body(Attachments=[{"ContentBytes": "aGk="}]),
+            400,
+            "missing_field",
+            "Message.Attachments.0.Name",
+        ),
+        (body(UseOnlyHTMLMessage="maybe"), 400, "invalid_type", "Message.UseOnlyHTMLMessage"),
+        ([1, 2], 400, "invalid_type", None),
+    ],
+)
+def test_bad_input_gets_a_clear_error_and_saves_nothing(
+    stack: Stack, api: ApiUser, payload: object, status: int, code: str, field: str | None
+) -> None:
+    response = api.http.post(APPROVAL, json=payload)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["field"] == field
+    assert error["message"]
+    assert count_subscriptions(stack, api.id) == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{not json", b"", b"\xff\xfe{}", b"[" * 100_000 + b"]" * 100_000, b'{"a": NaN'],
+)
+def test_malformed_bodies_get_400_not_500(stack: Stack, api: ApiUser, raw: bytes) -> None:
+    response = api.http.post(APPROVAL, content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] in {"malformed_json", "invalid_type"}
+    assert count_subscriptions(stack, api.id) == 0
+
+
+def test_body_over_the_size_limit_gets_413(stack: Stack, api: ApiUser) -> None:
+    huge = body(Body="x" * (11 * 1024 * 1024))
+    response = api.http.post(APPROVAL, json=huge)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+    assert count_subscriptions(stack, api.id) == 0
+
+
+def test_repeated_idempotency_key_returns_the_first_answer(stack: Stack, api: ApiUser) -> None:
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = api.http.post(APPROVAL, json=body(), headers=key)
+    again = api.http.post(APPROVAL, json=body(), headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert count_subscriptions(stack, api.id) == 1
+    other = api.http.post(APPROVAL, json=body("zed@example.com"), headers=key)
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_delete_cancels_and_repeats_harmlessly(api: ApiUser) -> None:
+    created = api.subscribe("ann@example.com", HOOK)
+    first = api.http.delete(f"{APPROVAL}/{created['id']}")
+    assert first.status_code == 200
+    assert first.json()["status"] == "cancelled"
+    assert api.http.delete(f"{APPROVAL}/{created['id']}").status_code == 200
+    assert api.state(created["id"])["status"] == "cancelled"
+    assert api.http.delete(f"{APPROVAL}/{uuid.uuid4().hex}").status_code == 404
+
+
+def test_openapi_document_describes_the_request_models(stack: Stack) -> None:
+    document = httpx.get(stack.base_url + "/openapi.json").json()
+    assert document["openapi"].startswith("3.")
+    assert "/approvalmail/$subscriptions" in document["paths"]
+    schema = document["components"]["schemas"]["ApprovalMessage"]
+    assert schema["properties"]["Subject"]["default"] == "Approval Request"
+    assert "To" in schema["required"]
