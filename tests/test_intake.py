@@ -203,3 +203,12 @@ def test_openapi_document_describes_the_request_models(stack: Stack) -> None:
     schema = document["components"]["schemas"]["ApprovalMessage"]
     assert schema["properties"]["Subject"]["default"] == "Approval Request"
     assert "To" in schema["required"]
+
+
+def test_restarting_the_service_loses_nothing(stack: Stack, api: ApiUser) -> None:
+    created = api.subscribe("ann@example.com", HOOK, Subject="Survives a restart")
+    stack.stop()
+    stack.start()
+    state = api.state(created["id"])
+    assert state["status"] == "pending"
+    assert state["message"]["Subject"] == "Survives a restart"

@@ -1,0 +1,290 @@
+"""The callback to NotificationUrl: payload, signature, retries, and surviving failures.
+
+DESIGN 5 "Callback to NotificationUrl" and DESIGN 6 (SSRF). The test stack retries on a short
+schedule (0, 0.3, 0.3, 0.3 s), times a callback out after 2 s, reclaims a dead worker's claim
+after 4 s and sweeps every second.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import redis
+from standardwebhooks.webhooks import Webhook
+
+from tests.conftest import make_stack
+from tests.support.api import APPROVAL, ApiUser
+from tests.support.callbacks import (
+    confirm,
+    delivery,
+    delivery_ends,
+    holds,
+    links_for,
+    rescript,
+)
+from tests.support.receiver import CallbackReceiver, Received, Reply
+from tests.support.smtp_sink import SmtpSink
+from tests.support.stack import Stack, eventually
+
+
+def verify_signature(api: ApiUser, request: Received) -> dict[str, object]:
+    """The Standard Webhooks check a subscriber would run; raises when it fails."""
+    return Webhook(api.webhook_secret).verify(request.body, request.headers)
+
+
+def test_callback_carries_the_documented_payload_signed_with_the_clients_secret(
+    api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    path = receiver.new_path()
+    subscription_id, links = links_for(api, smtp, address, receiver.url(path))
+    confirm(links[0], comment="ship it")
+
+    request = receiver.wait_for(path)[0]
+    state = api.state(subscription_id)
+    payload = json.loads(request.body)
+    assert payload == {
+        "SelectedOption": "Approve",
+        "UserEmailAddress": address,
+        "UserTenantId": None,
+        "UserId": state["recipients"][0]["id"],
+        "SubscriptionId": subscription_id,
+        "Comment": "ship it",
+        "RespondedAt": state["response"]["RespondedAt"],
+    }
+    assert datetime.fromisoformat(payload["RespondedAt"]).tzinfo is not None
+    assert request.headers["content-type"].split(";")[0].strip() == "application/json"
+    assert request.headers["user-agent"].startswith("approvals/")
+    assert verify_signature(api, request) == payload
+    with pytest.raises(Exception):  # noqa: B017 - any verification error will do
+        Webhook("whsec_" + "A" * 32).verify(request.body, request.headers)
+
+    done = delivery_ends(api, subscription_id, "delivered")
+    assert done["attemptCount"] == 1
+    assert [a["statusCode"] for a in done["attempts"]] == [200]
+    assert done["webhookId"] == request.headers["webhook-id"]
+    shown = api.http.get(f"/deliveries/{done['id']}")
+    assert shown.status_code == 200
+    assert shown.json()["status"] == "delivered"
+
+
+def test_failed_attempts_are_retried_with_the_same_webhook_id_honouring_retry_after(
+    api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    path = receiver.new_path(
+        Reply(500, body=b"boom"),
+        Reply(503, headers={"Retry-After": "1"}, body=b"busy"),
+        Reply(200),
+    )
+    subscription_id, links = links_for(api, smtp, address, receiver.url(path))
+    confirm(links[1])
+
+    done = delivery_ends(api, subscription_id, "delivered")
+    assert done["attemptCount"] == 3
+    assert [a["statusCode"] for a in done["attempts"]] == [500, 503, 200]
+    assert [a["number"] for a in done["attempts"]] == [1, 2, 3]
+    assert [a["responseBody"] for a in done["attempts"]] == ["boom", "busy", "ok"]
+    requests = receiver.received(path)
+    assert len(requests) == 3
+    assert {r.headers["webhook-id"] for r in requests} == {done["webhookId"]}
+    for request in requests:
+        assert json.loads(request.body)["SelectedOption"] == "Reject"
+        verify_signature(api, request)
+    # Retry-After: 1 outweighs the schedule's 0.3 s (jitter can take 20 % off the schedule only).
+    assert requests[2].at - requests[1].at >= 0.8
+
+
+def test_410_gone_stops_delivery_after_one_attempt(
+    api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    path = receiver.new_path(Reply(410, body=b"gone"))
+    subscription_id, links = links_for(api, smtp, address, receiver.url(path))
+    confirm(links[0])
+
+    done = delivery_ends(api, subscription_id, "stopped")
+    assert done["attemptCount"] == 1
+    assert [a["statusCode"] for a in done["attempts"]] == [410]
+    # Several sweeps go by (one a second) and nothing asks the receiver again.
+    holds(lambda: len(receiver.received(path)) == 1, seconds=3)
+    assert delivery(api, subscription_id)["status"] == "stopped"
+
+
+def test_timeouts_exhaust_the_schedule_then_a_manual_retry_delivers(
+    api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    path = receiver.new_path(Reply(delay=3))
+    subscription_id, links = links_for(api, smtp, address, receiver.url(path))
+    confirm(links[0])
+
+    failed = delivery_ends(api, subscription_id, "failed", timeout=40)
+    assert failed["attemptCount"] == 4
+    assert [a["errorCode"] for a in failed["attempts"]] == ["timeout"] * 4
+    assert [a["statusCode"] for a in failed["attempts"]] == [None] * 4
+    assert all(a["durationMs"] >= 1500 for a in failed["attempts"])
+    assert len(receiver.received(path)) == 4
+
+    rescript(receiver, path, Reply(200))
+    retried = api.http.post(f"/deliveries/{failed['id']}/retry")
+    assert retried.status_code == 202, retried.text
+    done = delivery_ends(api, subscription_id, "delivered")
+    assert done["attempts"][-1]["statusCode"] == 200
+    requests = receiver.wait_for(path, 5)
+    assert {r.headers["webhook-id"] for r in requests} == {failed["webhookId"]}
+
+    again = api.http.post(f"/deliveries/{failed['id']}/retry")
+    assert again.status_code == 422, again.text
+    assert again.json()["error"]["code"] == "delivery_not_retryable"
+
+
+def test_a_worker_killed_mid_delivery_does_not_lose_the_callback(
+    stack: Stack, api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    path = receiver.new_path(Reply(delay=1.5), Reply(200))
+    subscription_id, links = links_for(api, smtp, address, receiver.url(path))
+    try:
+        confirm(links[0])
+        first = receiver.wait_for(path)[0]
+        stack.worker.kill()  # kill -9 while the receiver is still answering
+        in_flight = delivery(api, subscription_id)
+        assert in_flight["status"] == "delivering"
+        assert in_flight["attempts"] == []
+        stack.worker.start()
+
+        second = receiver.wait_for(path, 2, timeout=40)[1]
+        assert second.headers["webhook-id"] == first.headers["webhook-id"]
+        verify_signature(api, second)
+        done = delivery_ends(api, subscription_id, "delivered")
+        assert done["attempts"][-1]["statusCode"] == 200
+    finally:
+        if not stack.worker.running:
+            stack.worker.start()
+
+
+def redis_prefix(stack: Stack) -> str:
+    options = json.loads(stack.env["APPROVALS_BROKER_TRANSPORT_OPTIONS"])
+    return options["global_keyprefix"]
+
+
+def test_a_broker_that_loses_its_messages_does_not_lose_the_callback(
+    stack: Stack, api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    if stack.name != "postgres+redis":
+        pytest.skip("only the Redis broker can lose messages this way")
+    broker = redis.Redis.from_url(stack.env["APPROVALS_BROKER_URL"])
+    prefix = redis_prefix(stack)
+    path = receiver.new_path()
+    subscription_id, links = links_for(api, smtp, address, receiver.url(path))
+    try:
+        stack.worker.stop()
+        confirm(links[0])
+        delivery_id = delivery(api, subscription_id)["id"]
+
+        def queued() -> bool:
+            return any(
+                delivery_id.encode() in message
+                for message in broker.lrange(f"{prefix}approvals", 0, -1)
+            )
+
+        assert eventually(queued, timeout=5)
+        keys = list(broker.scan_iter(match=f"{prefix}*", count=500))
+        assert keys
+        broker.delete(*keys)
+        assert not list(broker.scan_iter(match=f"{prefix}*", count=500))
+        assert receiver.received(path) == []
+        stack.worker.start()
+
+        request = receiver.wait_for(path, timeout=30)[0]
+        assert json.loads(request.body)["SubscriptionId"] == subscription_id
+        delivery_ends(api, subscription_id, "delivered")
+    finally:
+        broker.close()
+        if not stack.worker.running:
+            stack.worker.start()
+
+
+def test_unsubscribing_after_the_answer_drops_the_unsent_callback(
+    stack: Stack, api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    path = receiver.new_path()
+    subscription_id, links = links_for(api, smtp, address, receiver.url(path))
+    try:
+        stack.worker.stop()
+        confirm(links[0])
+        assert delivery(api, subscription_id)["status"] == "due"
+        assert api.http.delete(f"{APPROVAL}/{subscription_id}").status_code == 200
+        stack.worker.start()
+
+        delivery_ends(api, subscription_id, "dropped")
+        # The worker is back: it sends a new request's email while the dropped callback waits.
+        other = address.replace("person-", "later-")
+        api.subscribe(other, receiver.url(receiver.new_path()))
+        smtp.wait_for(other, timeout=30)
+        holds(lambda: receiver.received(path) == [], seconds=3)
+        assert delivery(api, subscription_id)["status"] == "dropped"
+        assert api.http.delete(f"{APPROVAL}/{subscription_id}").status_code == 200
+    finally:
+        if not stack.worker.running:
+            stack.worker.start()
+
+
+@pytest.fixture(scope="module")
+def guarded_stack(smtp: SmtpSink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of its own that allows no extra networks: loopback is refused like any other."""
+    root: Path = tmp_path_factory.mktemp("guarded")
+    running, _ = make_stack("embedded", root, smtp, {"APPROVALS_WEBHOOK_ALLOWED_NETWORKS": ""})
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def v6_receiver() -> Iterator[CallbackReceiver | None]:
+    try:
+        server = CallbackReceiver(host="::1")
+    except OSError:
+        yield None
+        return
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("target", ["127.0.0.1", "::1", "localhost"])
+def test_loopback_notification_urls_are_refused_on_the_wire(
+    guarded_stack: Stack,
+    smtp: SmtpSink,
+    receiver: CallbackReceiver,
+    v6_receiver: CallbackReceiver | None,
+    address: str,
+    target: str,
+) -> None:
+    listening = receiver
+    if target == "::1":
+        if v6_receiver is None:
+            pytest.skip("cannot listen on ::1 here")
+        listening = v6_receiver
+    path = listening.new_path()
+    url = listening.url(path, host="localhost" if target == "localhost" else None)
+    assert f"//{'[::1]' if target == '::1' else target}:" in url
+    created, http = guarded_stack.new_client()
+    try:
+        api = ApiUser(created.id, created.key, created.webhook_secret, http)
+        subscription_id, links = links_for(api, smtp, address, url)
+        confirm(links[0])
+
+        failed = delivery_ends(api, subscription_id, "failed")
+        assert failed["attemptCount"] == 1
+        assert [a["errorCode"] for a in failed["attempts"]] == ["blocked_address"]
+        assert [a["statusCode"] for a in failed["attempts"]] == [None]
+        assert listening.received(path) == []
+    finally:
+        http.close()
+
+
+def test_retry_of_an_unknown_delivery_is_not_found(api: ApiUser) -> None:
+    assert api.http.post("/deliveries/nope/retry").status_code == 404
+    assert api.http.get("/deliveries/nope").status_code == 404
