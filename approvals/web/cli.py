@@ -91,8 +91,12 @@ def run(host: str, port: int | None) -> None:
     settings = load_settings()
     port = port or settings.port
     upgrade(database_for(settings.database_url))
-    env = dict(os.environ, APPROVALS_PORT=str(port))
-    me = [sys.executable, "-m", "approvals.web.cli"]
+    # The children must see the same instance folder and import this very installation
+    # (-P: not a source tree that happens to be the current directory).
+    env = dict(
+        os.environ, APPROVALS_PORT=str(port), APPROVALS_INSTANCE_PATH=str(settings.instance_path)
+    )
+    me = [sys.executable, "-P", "-m", "approvals.web.cli"]
     children = [
         subprocess.Popen([*me, "web", "--host", host, "--port", str(port)], env=env),
         subprocess.Popen([*me, "worker"], env=env),
