@@ -86,6 +86,12 @@ def _load_secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+def _limit_storage(raw: dict[str, Any]) -> str:
+    """Share rate-limit counters through Redis when there is one; else per process."""
+    broker = str(raw.get("BROKER_URL") or "")
+    return broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment, with the embedded defaults applied."""
@@ -117,6 +123,9 @@ class Settings:
     claim_timeout: float
     worker_concurrency: int
     broker_transport_options: dict[str, Any]
+    api_rate_limit: str
+    page_rate_limit: str
+    rate_limit_storage_url: str
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -163,5 +172,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         claim_timeout=float(raw.get("CLAIM_TIMEOUT") or 120),
         worker_concurrency=int(raw.get("WORKER_CONCURRENCY") or 8),
         broker_transport_options=dict(raw.get("BROKER_TRANSPORT_OPTIONS") or {}),
+        api_rate_limit=str(raw.get("API_RATE_LIMIT") or "600/minute"),
+        page_rate_limit=str(raw.get("PAGE_RATE_LIMIT") or "60/minute"),
+        rate_limit_storage_url=str(raw.get("RATE_LIMIT_STORAGE_URL") or _limit_storage(raw)),
         raw=raw,
     )

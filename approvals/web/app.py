@@ -13,6 +13,7 @@ import templates
 from approvals.config import Settings, load_settings
 from approvals.errors import ApprovalsError, PayloadTooLarge
 from approvals.runtime import EXTENSION, Runtime
+from approvals.web.limits import init_limits
 from worker.celery_app import celery_init_app
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     for blueprint in (subscriptions_api.bp, management_api.bp, pages.bp, openapi.bp):
         app.register_blueprint(blueprint)
+    init_limits(app, settings, [subscriptions_api.bp, management_api.bp], pages.bp)
     _register_error_handlers(app)
     return app
 
