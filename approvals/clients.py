@@ -6,10 +6,13 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from approvals.crypto import SecretBox
+from approvals.errors import NotFound
 from approvals.store.models import ApiClient, utcnow
 
 KEY_PREFIX = "apv_"
@@ -33,15 +36,47 @@ class CreatedClient:
     webhook_secret: str
 
 
-def create_client(session: Session, name: str) -> CreatedClient:
+def create_client(session: Session, name: str, box: SecretBox) -> CreatedClient:
     """Create a client; the returned key is the only time it exists in clear."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
+    webhook_secret = new_webhook_secret()
     client = ApiClient(
-        name=name, key_hash=hash_key(key), key_prefix=key[:10], webhook_secret=new_webhook_secret()
+        name=name,
+        key_hash=hash_key(key),
+        key_prefix=key[:10],
+        webhook_secret=box.encrypt(webhook_secret),
     )
     session.add(client)
     session.flush()
-    return CreatedClient(client.id, client.name, key, client.webhook_secret)
+    return CreatedClient(client.id, client.name, key, webhook_secret)
+
+
+def rotate_webhook_secret(
+    session: Session, client_id: str, box: SecretBox, overlap: timedelta
+) -> str:
+    """Give a client a new webhook secret; the old one keeps signing too for ``overlap``.
+
+    During the overlap every callback carries both signatures (Standard Webhooks allows
+    several), so a receiver can switch to the new secret whenever it likes.
+    """
+    client = session.get(ApiClient, client_id)
+    if client is None:
+        raise NotFound(f"no client {client_id}", field="id")
+    fresh = new_webhook_secret()
+    client.previous_webhook_secret = client.webhook_secret
+    client.previous_secret_until = utcnow() + overlap
+    client.webhook_secret = box.encrypt(fresh)
+    return fresh
+
+
+def signing_secrets(client: ApiClient, box: SecretBox, now: datetime | None = None) -> list[str]:
+    """The secrets a callback is signed with now: the current one, and the previous in overlap."""
+    now = now or utcnow()
+    found = [box.decrypt(client.webhook_secret)]
+    until = client.previous_secret_until
+    if client.previous_webhook_secret and until is not None and until > now:
+        found.append(box.decrypt(client.previous_webhook_secret))
+    return found
 
 
 def authenticate(session: Session, key: str) -> ApiClient | None:

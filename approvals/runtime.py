@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from approvals.config import Settings
+from approvals.crypto import SecretBox
 from approvals.links import Links
 from approvals.store.db import Database, database_for
 
@@ -22,6 +23,7 @@ class Runtime:
     settings: Settings
     db: Database
     links: Links
+    box: SecretBox
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -29,6 +31,7 @@ class Runtime:
             settings=settings,
             db=database_for(settings.database_url),
             links=Links(settings.secret_key, settings.secret_key_fallbacks),
+            box=SecretBox(settings.secret_key, settings.secret_key_fallbacks),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -25,6 +26,14 @@ def run_from_wheel(code: str, wheel_dir: Path, cwd: Path, env: dict[str, str]) -
 
 
 def test_wheel_installs_a_working_command_with_templates_and_migrations(tmp_path: Path) -> None:
+    source = tmp_path / "source"  # a clean copy: no stale build/ folder can leak in
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".venv", "build", "instance", "*.egg-info", ".git", "__pycache__", ".*_cache"
+        ),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -35,7 +44,7 @@ def test_wheel_installs_a_working_command_with_templates_and_migrations(tmp_path
             "-q",
             "-w",
             str(tmp_path / "dist"),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         timeout=300,

@@ -56,7 +56,10 @@ class ApiClient(Base):
     name: Mapped[str] = mapped_column(String(200))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     key_prefix: Mapped[str] = mapped_column(String(16))
-    webhook_secret: Mapped[str] = mapped_column(String(200))
+    # Encrypted at rest (approvals.crypto); the previous secret signs too until it lapses.
+    webhook_secret: Mapped[str] = mapped_column(Text)
+    previous_webhook_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

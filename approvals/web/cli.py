@@ -142,11 +142,12 @@ def keys() -> None:
 def keys_create(name: str, as_json: bool) -> None:
     """Create a client; its key and webhook secret are shown this once."""
     from approvals.clients import create_client
+    from approvals.runtime import Runtime
 
-    database = _db()
-    upgrade(database)
-    with database.session() as session:
-        created = create_client(session, name)
+    runtime = Runtime.from_settings(load_settings())
+    upgrade(runtime.db)
+    with runtime.db.session() as session:
+        created = create_client(session, name, runtime.box)
     if as_json:
         click.echo(
             json.dumps(
@@ -185,6 +186,34 @@ def keys_revoke(client_id: str) -> None:
         if not revoke_client(session, client_id):
             raise click.ClickException(f"no client {client_id}")
     click.echo(f"revoked {client_id}")
+
+
+@keys.command("rotate-secret")
+@click.argument("client_id")
+@click.option(
+    "--overlap-hours",
+    default=24.0,
+    show_default=True,
+    help="how long the old secret keeps signing too",
+)
+def keys_rotate_secret(client_id: str, overlap_hours: float) -> None:
+    """Give a client a new webhook secret; both sign callbacks during the overlap."""
+    from datetime import timedelta
+
+    from approvals.clients import rotate_webhook_secret
+    from approvals.errors import NotFound
+    from approvals.runtime import Runtime
+
+    runtime = Runtime.from_settings(load_settings())
+    try:
+        with runtime.db.session() as session:
+            fresh = rotate_webhook_secret(
+                session, client_id, runtime.box, timedelta(hours=overlap_hours)
+            )
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"new webhook secret: {fresh}")
+    click.echo(f"the old secret also signs for {overlap_hours:g} more hours")
 
 
 @main.group()

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from approvals.clients import CreatedClient, create_client
+from approvals.crypto import SecretBox
 from approvals.store.db import Database
 from approvals.store.migrate import upgrade
 from tests.support.processes import ServiceProcess, wait_for_port
@@ -72,6 +73,7 @@ class Stack:
             prefix = f"approvals-test-{uuid.uuid4().hex[:8]}:"
             self.env["APPROVALS_BROKER_TRANSPORT_OPTIONS"] = f'{{"global_keyprefix": "{prefix}"}}'
         self.db = Database(database_url)
+        self.box = SecretBox(self.env["APPROVALS_SECRET_KEY"])
         self.web = ServiceProcess(
             ["web", "--workers", "1", "--threads", "8"], self.env, root / "web.log"
         )
@@ -96,7 +98,7 @@ class Stack:
 
     def new_client(self, name: str = "test") -> tuple[CreatedClient, httpx.Client]:
         with self.db.session() as session:
-            created = create_client(session, name)
+            created = create_client(session, name, self.box)
         http = httpx.Client(
             base_url=self.base_url, timeout=20, headers={"Authorization": f"Bearer {created.key}"}
         )

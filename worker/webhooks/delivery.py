@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from sqlalchemy import update
 
+from approvals.clients import signing_secrets
 from approvals.deliveries import claimable
 from approvals.runtime import Runtime
 from approvals.store.models import ApiClient, Delivery, DeliveryAttempt, Subscription, utcnow
@@ -137,7 +138,9 @@ def deliver(runtime: Runtime, delivery_id: str) -> DeliveryOutcome:
                 delivery.status, delivery.finished_at = "dropped", now
                 delivery.next_attempt_at = None
                 return DeliveryOutcome("dropped")
-        secret = session.get(ApiClient, delivery.client_id).webhook_secret  # type: ignore[union-attr]
+        client = session.get(ApiClient, delivery.client_id)
+        assert client is not None
+        secrets = signing_secrets(client, runtime.box)
         url, body, webhook_id = delivery.url, delivery.payload, delivery.webhook_id
         attempt_number = delivery.attempt_count
     started = utcnow()
@@ -146,7 +149,7 @@ def deliver(runtime: Runtime, delivery_id: str) -> DeliveryOutcome:
         http_client(runtime),
         url,
         body,
-        signed_headers(secret, webhook_id, body),
+        signed_headers(secrets, webhook_id, body),
         settings.webhook_timeout,
     )
     duration_ms = int((time.monotonic() - clock) * 1000)

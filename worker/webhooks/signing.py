@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
@@ -10,13 +11,14 @@ import approvals
 
 
 def signed_headers(
-    secret: str, webhook_id: str, body: str, now: datetime | None = None
+    secrets: Sequence[str], webhook_id: str, body: str, now: datetime | None = None
 ) -> dict[str, str]:
+    """Headers for one attempt, signed with every secret given (space-separated, per spec)."""
     now = now or datetime.now(UTC)
     return {
         "content-type": "application/json",
         "user-agent": f"approvals/{approvals.__version__} (webhook delivery)",
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
+        "webhook-signature": " ".join(Webhook(s).sign(webhook_id, now, body) for s in secrets),
     }

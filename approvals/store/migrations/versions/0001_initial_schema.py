@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 6a49a7d64daf
+Revision ID: 86472bafad94
 Revises:
-Create Date: 2026-11-24 19:59:00.692439
+Create Date: 2026-11-24 20:19:32.916160
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 
 import approvals.store.models
 
-revision = "6a49a7d64daf"
+revision = "86472bafad94"
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -24,7 +24,13 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("key_prefix", sa.String(length=16), nullable=False),
-        sa.Column("webhook_secret", sa.String(length=200), nullable=False),
+        sa.Column("webhook_secret", sa.Text(), nullable=False),
+        sa.Column("previous_webhook_secret", sa.Text(), nullable=True),
+        sa.Column(
+            "previous_secret_until",
+            approvals.store.models.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
         sa.Column("created_at", approvals.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", approvals.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
