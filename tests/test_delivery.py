@@ -112,6 +112,20 @@ def test_410_gone_stops_delivery_after_one_attempt(
     assert delivery(api, subscription_id)["status"] == "stopped"
 
 
+def test_redirects_are_not_followed_and_count_as_failures(
+    api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    elsewhere = receiver.new_path()
+    path = receiver.new_path(Reply(307, headers={"Location": receiver.url(elsewhere)}))
+    subscription_id, links = links_for(api, smtp, address, receiver.url(path))
+    confirm(links[0])
+
+    failed = delivery_ends(api, subscription_id, "failed")
+    assert [a["statusCode"] for a in failed["attempts"]] == [307] * 4
+    assert len(receiver.received(path)) == 4
+    assert receiver.received(elsewhere) == []
+
+
 def test_timeouts_exhaust_the_schedule_then_a_manual_retry_delivers(
     api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
 ) -> None:
