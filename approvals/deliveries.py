@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from approvals.errors import NotFound, Unprocessable
+from approvals.store.claims import owed_now
 from approvals.store.models import Delivery, utcnow
 
 
@@ -41,14 +42,15 @@ def create_delivery(
     return delivery
 
 
-def claimable(now: datetime, claim_timeout: float):  # type: ignore[no-untyped-def]
+def claimable(now: datetime, claim_timeout: float) -> ColumnElement[bool]:
     """Deliveries owed now: due and past their time, or held by a worker that died."""
-    return or_(
-        and_(Delivery.status == "due", Delivery.next_attempt_at <= now),
-        and_(
-            Delivery.status == "delivering",
-            Delivery.claimed_at < now - timedelta(seconds=claim_timeout),
-        ),
+    return owed_now(
+        Delivery.status,
+        Delivery.next_attempt_at,
+        Delivery.claimed_at,
+        working="delivering",
+        now=now,
+        claim_timeout=claim_timeout,
     )
 
 

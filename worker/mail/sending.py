@@ -10,10 +10,11 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, select, update
 
 from approvals.runtime import Runtime
 from approvals.schemas import ApprovalMessage
+from approvals.store.claims import owed_now
 from approvals.store.models import Recipient, Subscription, utcnow
 from worker.mail.backends import MailBackend, MailError, PermanentMailError
 from worker.mail.message import Attachment, MailContent, OptionLink, build_message
@@ -25,14 +26,15 @@ class SendOutcome:
     retry_in: float | None = None
 
 
-def claimable(now: datetime, claim_timeout: float):  # type: ignore[no-untyped-def]
-    """Rows owed now: due and past their time, or claimed by a worker that never finished."""
-    return or_(
-        and_(Recipient.email_status == "due", Recipient.email_next_at <= now),
-        and_(
-            Recipient.email_status == "sending",
-            Recipient.email_claimed_at < now - timedelta(seconds=claim_timeout),
-        ),
+def claimable(now: datetime, claim_timeout: float) -> ColumnElement[bool]:
+    """Recipients whose mail is owed now (see approvals.store.claims)."""
+    return owed_now(
+        Recipient.email_status,
+        Recipient.email_next_at,
+        Recipient.email_claimed_at,
+        working="sending",
+        now=now,
+        claim_timeout=claim_timeout,
     )
 
 
