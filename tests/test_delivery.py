@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import make_stack
 from tests.support.api import APPROVAL, ApiUser
@@ -59,7 +59,7 @@ def test_callback_carries_the_documented_payload_signed_with_the_clients_secret(
     assert request.headers["content-type"].split(";")[0].strip() == "application/json"
     assert request.headers["user-agent"].startswith("approvals/")
     assert verify_signature(api, request) == payload
-    with pytest.raises(Exception):  # noqa: B017 - any verification error will do
+    with pytest.raises(WebhookVerificationError):
         Webhook("whsec_" + "A" * 32).verify(request.body, request.headers)
 
     done = delivery_ends(api, subscription_id, "delivered")
@@ -299,6 +299,20 @@ def test_loopback_notification_urls_are_refused_on_the_wire(
         http.close()
 
 
-def test_retry_of_an_unknown_delivery_is_not_found(api: ApiUser) -> None:
-    assert api.http.post("/deliveries/nope/retry").status_code == 404
-    assert api.http.get("/deliveries/nope").status_code == 404
+def test_another_clients_delivery_cannot_be_seen_or_retried(
+    stack: Stack, api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    path = receiver.new_path(Reply(410))
+    subscription_id, links = links_for(api, smtp, address, receiver.url(path))
+    confirm(links[0])
+    delivery_id = delivery_ends(api, subscription_id, "stopped")["id"]
+
+    _, other = stack.new_client("other")
+    try:
+        assert other.get(f"/deliveries/{delivery_id}").status_code == 404
+        assert other.post(f"/deliveries/{delivery_id}/retry").status_code == 404
+        assert other.post("/deliveries/nope/retry").status_code == 404
+    finally:
+        other.close()
+    assert delivery(api, subscription_id)["status"] == "stopped"
+    assert len(receiver.received(path)) == 1
