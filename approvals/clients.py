@@ -69,14 +69,34 @@ def rotate_webhook_secret(
     return fresh
 
 
-def signing_secrets(client: ApiClient, box: SecretBox, now: datetime | None = None) -> list[str]:
-    """The secrets a callback is signed with now: the current one, and the previous in overlap."""
+def signing_secrets(
+    current: str,
+    previous: str | None,
+    previous_until: datetime | None,
+    box: SecretBox,
+    now: datetime | None = None,
+) -> list[str]:
+    """The secrets a callback is signed with now: the current one, and the previous in overlap.
+
+    Takes a client's stored (encrypted) columns, so the delivery path needs no ORM object.
+    """
     now = now or utcnow()
-    found = [box.decrypt(client.webhook_secret)]
-    until = client.previous_secret_until
-    if client.previous_webhook_secret and until is not None and until > now:
-        found.append(box.decrypt(client.previous_webhook_secret))
+    found = [box.decrypt(current)]
+    if previous and previous_until is not None and previous_until > now:
+        found.append(box.decrypt(previous))
     return found
+
+
+def client_signing_secrets(
+    client: ApiClient, box: SecretBox, now: datetime | None = None
+) -> list[str]:
+    return signing_secrets(
+        client.webhook_secret,
+        client.previous_webhook_secret,
+        client.previous_secret_until,
+        box,
+        now,
+    )
 
 
 def authenticate(session: Session, key: str) -> ApiClient | None:

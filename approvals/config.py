@@ -122,6 +122,7 @@ class Settings:
     sweep_interval: float
     claim_timeout: float
     worker_concurrency: int
+    webhook_host_concurrency: int
     broker_transport_options: dict[str, Any]
     api_rate_limit: str
     page_rate_limit: str
@@ -170,7 +171,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_request_bytes=int(raw.get("MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES),
         sweep_interval=float(raw.get("SWEEP_INTERVAL") or 5),
         claim_timeout=float(raw.get("CLAIM_TIMEOUT") or 120),
-        worker_concurrency=int(raw.get("WORKER_CONCURRENCY") or 8),
+        worker_concurrency=int(raw.get("WORKER_CONCURRENCY") or 16),
+        webhook_host_concurrency=int(raw.get("WEBHOOK_HOST_CONCURRENCY") or 4),
         broker_transport_options=dict(raw.get("BROKER_TRANSPORT_OPTIONS") or {}),
         api_rate_limit=str(raw.get("API_RATE_LIMIT") or "600/minute"),
         page_rate_limit=str(raw.get("PAGE_RATE_LIMIT") or "60/minute"),

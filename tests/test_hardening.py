@@ -57,7 +57,7 @@ def test_pages_cannot_be_framed_and_leak_no_referrer(web: FlaskClient) -> None:
 
 
 def test_webhook_secrets_are_stored_encrypted_and_survive_key_rotation(tmp_path: Path) -> None:
-    from approvals.clients import create_client, signing_secrets
+    from approvals.clients import client_signing_secrets, create_client
     from approvals.crypto import SecretBox
     from approvals.store.db import Database
     from approvals.store.models import ApiClient
@@ -70,11 +70,11 @@ def test_webhook_secrets_are_stored_encrypted_and_survive_key_rotation(tmp_path:
         stored = session.get(ApiClient, created.id)
         assert created.webhook_secret.removeprefix("whsec_") not in stored.webhook_secret
         rotated = SecretBox("new-key", fallbacks=("old-key",))
-        assert signing_secrets(stored, rotated) == [created.webhook_secret]
+        assert client_signing_secrets(stored, rotated) == [created.webhook_secret]
         from approvals.crypto import CredentialDecryptError
 
         with pytest.raises(CredentialDecryptError):
-            signing_secrets(stored, SecretBox("unrelated-key"))
+            client_signing_secrets(stored, SecretBox("unrelated-key"))
 
 
 def test_rotated_webhook_secret_signs_with_both_during_the_overlap(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_rotated_webhook_secret_signs_with_both_during_the_overlap(tmp_path: Pat
 
     from standardwebhooks.webhooks import Webhook
 
-    from approvals.clients import create_client, rotate_webhook_secret, signing_secrets
+    from approvals.clients import client_signing_secrets, create_client, rotate_webhook_secret
     from approvals.crypto import SecretBox
     from approvals.store.db import Database
     from approvals.store.models import ApiClient, utcnow
@@ -97,11 +97,11 @@ def test_rotated_webhook_secret_signs_with_both_during_the_overlap(tmp_path: Pat
         client = session.get(ApiClient, session.query(ApiClient.id).scalar())
         new = rotate_webhook_secret(session, client.id, box, timedelta(hours=1))
         body = '{"SelectedOption":"Approve"}'
-        headers = signed_headers(signing_secrets(client, box), "msg_1", body)
+        headers = signed_headers(client_signing_secrets(client, box), "msg_1", body)
         assert len(headers["webhook-signature"].split(" ")) == 2
         for secret in (old, new):  # a receiver on either secret accepts the callback
             assert Webhook(secret).verify(body, headers) == {"SelectedOption": "Approve"}
-        later = signing_secrets(client, box, now=utcnow() + timedelta(hours=2))
+        later = client_signing_secrets(client, box, now=utcnow() + timedelta(hours=2))
         assert later == [new]
 
 

@@ -13,6 +13,9 @@ from approvals.config import Settings
 
 SWEEP_TASK = "worker.tasks.sweep"
 SQLITE_BROKER_POLL_SECONDS = 0.2
+CALLBACK_QUEUE = "callbacks"
+MAIL_QUEUE = "mail"
+ALL_QUEUES = ("callbacks", "mail", "approvals")
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -26,6 +29,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
         "task_default_queue": "approvals",
+        # Callbacks never wait behind a backlog of mail, and either can get workers of its own.
+        "task_routes": {
+            "worker.tasks.deliver_callback": {"queue": CALLBACK_QUEUE},
+            "worker.tasks.send_recipient_mail": {"queue": MAIL_QUEUE},
+        },
         "beat_schedule": {
             "sweep": {"task": SWEEP_TASK, "schedule": timedelta(seconds=settings.sweep_interval)},
         },

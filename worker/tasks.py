@@ -8,10 +8,10 @@ from datetime import timedelta
 from celery import Task, shared_task
 
 from approvals.deliveries import owed_delivery_ids
-from approvals.runtime import current_runtime
+from approvals.runtime import Runtime, current_runtime
 from approvals.store.models import utcnow
 from approvals.subscriptions import expire_due
-from worker.mail.backends import backend_for
+from worker.mail.backends import MailBackend, backend_for
 from worker.mail.sending import owed_recipient_ids, send_to_recipient
 from worker.webhooks.delivery import deliver
 
@@ -27,10 +27,21 @@ def _again_soon(task: Task, item_id: str, delay: float | None) -> None:
         task.apply_async(args=(item_id,), countdown=delay)
 
 
+_backends: dict[int, MailBackend] = {}
+
+
+def mail_backend(runtime: Runtime) -> MailBackend:
+    """One backend per process and runtime, so SMTP connections are kept between messages."""
+    backend = _backends.get(id(runtime))
+    if backend is None:
+        backend = _backends[id(runtime)] = backend_for(runtime.settings, runtime.db)
+    return backend
+
+
 @shared_task(bind=True, acks_late=True, name="worker.tasks.send_recipient_mail")
 def send_recipient_mail(self: Task, recipient_id: str) -> str:
     runtime = current_runtime()
-    outcome = send_to_recipient(runtime, backend_for(runtime.settings, runtime.db), recipient_id)
+    outcome = send_to_recipient(runtime, mail_backend(runtime), recipient_id)
     _again_soon(self, recipient_id, outcome.retry_in)
     return outcome.status
 

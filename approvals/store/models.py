@@ -80,7 +80,7 @@ class Subscription(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     recipients: Mapped[list[Recipient]] = relationship(
-        back_populates="subscription", order_by="Recipient.position", lazy="selectin"
+        back_populates="subscription", order_by="Recipient.position"
     )
 
 
@@ -140,9 +140,7 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    attempts: Mapped[list[DeliveryAttempt]] = relationship(
-        order_by="DeliveryAttempt.number", lazy="selectin"
-    )
+    attempts: Mapped[list[DeliveryAttempt]] = relationship(order_by="DeliveryAttempt.number")
 
 
 class DeliveryAttempt(Base):

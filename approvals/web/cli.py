@@ -55,9 +55,11 @@ def web(host: str, port: int | None, workers: int, threads: int) -> None:
 
 @main.command()
 @click.option("--concurrency", default=None, type=int, help="default: APPROVALS_WORKER_CONCURRENCY")
-def worker(concurrency: int | None) -> None:
+@click.option("--queues", default=None, help="comma-separated; default callbacks,mail,approvals")
+def worker(concurrency: int | None, queues: str | None) -> None:
     """Run a Celery worker (mail and callbacks)."""
     from approvals.web.worker_entry import celery_app
+    from worker.celery_app import ALL_QUEUES
 
     n = concurrency or load_settings().worker_concurrency
     celery_app.worker_main(
@@ -70,7 +72,7 @@ def worker(concurrency: int | None) -> None:
             "--without-mingle",
             "--without-heartbeat",
             "-Q",
-            "approvals",
+            queues or ",".join(ALL_QUEUES),
         ]
     )
 

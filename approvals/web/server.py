@@ -33,5 +33,8 @@ def serve(host: str, port: int, *, workers: int, threads: int) -> None:
             "accesslog": "-",
             "graceful_timeout": 20,
             "timeout": 60,
+            # gunicorn's control socket lives at one fixed path per user; several servers on one
+            # machine (tests, benchmarks, a second instance) would fight over it.
+            "control_socket_disable": True,
         }
     ).run()

@@ -7,8 +7,11 @@ MailError
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
+import threading
+import time
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -53,32 +56,70 @@ class OutboxBackend:
 
 
 class SmtpBackend:
-    """smtplib with plain, STARTTLS or implicit TLS, and a timeout on every connection."""
+    """smtplib with plain, STARTTLS or implicit TLS, and a timeout on every connection.
+
+    Each worker thread keeps its connection open between messages (a handshake costs more
+    than a message); one idle for a while is checked with NOOP, and one the server dropped
+    is replaced before the next message, never in the middle of one.
+    """
+
+    IDLE_CHECK_SECONDS = 5.0
+    MAX_MESSAGES_PER_CONNECTION = 100
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._local = threading.local()
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         if s.smtp_security == "tls":
-            return smtplib.SMTP_SSL(
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
                 s.smtp_host,
                 s.smtp_port,
                 timeout=s.smtp_timeout,
                 context=ssl.create_default_context(),
             )
-        client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
-        if s.smtp_security == "starttls":
-            client.starttls(context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            if s.smtp_security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+        if s.smtp_username:
+            client.login(s.smtp_username, s.smtp_password or "")
         return client
+
+    def _connection(self) -> smtplib.SMTP:
+        local = self._local
+        client: smtplib.SMTP | None = getattr(local, "client", None)
+        if client is not None:
+            stale = local.sent >= self.MAX_MESSAGES_PER_CONNECTION
+            if not stale and time.monotonic() - local.used > self.IDLE_CHECK_SECONDS:
+                try:
+                    stale = client.noop()[0] != 250
+                except (smtplib.SMTPException, OSError):
+                    stale = True
+            if not stale:
+                return client
+            self._close()
+        local.client, local.sent = self._connect(), 0
+        return local.client
+
+    def _close(self) -> None:
+        client = getattr(self._local, "client", None)
+        self._local.client = None
+        if client is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                client.quit()
+            with contextlib.suppress(OSError):
+                client.close()
 
     def send(self, message: EmailMessage, *, recipient_id: str | None = None) -> None:
         try:
-            with self._connect() as client:
-                if self.settings.smtp_username:
-                    client.login(self.settings.smtp_username, self.settings.smtp_password or "")
-                client.send_message(message)
+            client = self._connection()
+            client.send_message(message)
+            self._local.sent += 1
+            self._local.used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:
+            self._local.used = time.monotonic()
             codes = [code for code, _ in exc.recipients.values()]
             detail = "; ".join(
                 f"{c} {m.decode(errors='replace')}" for c, m in exc.recipients.values()
@@ -87,11 +128,13 @@ class SmtpBackend:
                 raise PermanentMailError(f"recipient refused: {detail}") from exc
             raise TransientMailError(f"recipient deferred: {detail}") from exc
         except smtplib.SMTPResponseException as exc:
+            self._close()
             text = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
             if exc.smtp_code >= 500:
                 raise PermanentMailError(text) from exc
             raise TransientMailError(text) from exc
-        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        except (smtplib.SMTPException, OSError) as exc:
+            self._close()
             raise TransientMailError(f"{type(exc).__name__}: {exc}") from exc
 
 

@@ -6,14 +6,15 @@ a mail is sent twice only if the worker dies between the server's "250 OK" and t
 
 from __future__ import annotations
 
+import base64
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 
 from approvals.runtime import Runtime
-from approvals.schemas import ApprovalMessage
 from approvals.store.claims import owed_now
 from approvals.store.models import Recipient, Subscription, utcnow
 from worker.mail.backends import MailBackend, MailError, PermanentMailError
@@ -43,24 +44,34 @@ def option_url(runtime: Runtime, subscription_id: str, recipient_id: str, index:
     return f"{runtime.settings.base_url}/respond/{token}?option={index}"
 
 
-def compose(runtime: Runtime, subscription: Subscription, recipient: Recipient) -> MailContent:
-    message = ApprovalMessage.model_validate(subscription.message)
+def compose(
+    runtime: Runtime,
+    subscription_id: str,
+    options: list[str],
+    message: dict[str, Any],
+    recipient_id: str,
+    address: str,
+) -> MailContent:
+    """The email for one recipient, from the message as stored (validated at intake)."""
     return MailContent(
-        to=recipient.address,
+        to=address,
         sender=runtime.settings.mail_from,
-        subject=message.Subject,
-        importance=message.Importance,
-        header_text=message.HeaderText,
-        body=message.Body,
-        selection_text=message.SelectionText,
+        subject=message["Subject"],
+        importance=message.get("Importance") or "Normal",
+        header_text=message.get("HeaderText"),
+        body=message.get("Body"),
+        selection_text=message.get("SelectionText"),
         options=tuple(
-            OptionLink(label, option_url(runtime, subscription.id, recipient.id, index))
-            for index, label in enumerate(subscription.options)
+            OptionLink(label, option_url(runtime, subscription_id, recipient_id, index))
+            for index, label in enumerate(options)
         ),
-        attachments=tuple(Attachment(a.Name, a.content()) for a in message.Attachments or ()),
-        use_only_html=message.UseOnlyHTMLMessage,
-        hide_html_message=message.HideHTMLMessage,
-        hide_footer=message.HideMicrosoftFooter,
+        attachments=tuple(
+            Attachment(a["Name"], base64.b64decode(a["ContentBytes"]))
+            for a in message.get("Attachments") or ()
+        ),
+        use_only_html=bool(message.get("UseOnlyHTMLMessage")),
+        hide_html_message=bool(message.get("HideHTMLMessage")),
+        hide_footer=bool(message.get("HideMicrosoftFooter")),
     )
 
 
@@ -74,8 +85,8 @@ def send_to_recipient(runtime: Runtime, backend: MailBackend, recipient_id: str)
     """Claim, render, send and record one recipient's email."""
     now = utcnow()
     settings = runtime.settings
-    with runtime.db.session() as session:
-        claimed = session.execute(
+    with runtime.db.engine.begin() as conn:
+        claimed = conn.execute(
             update(Recipient)
             .where(Recipient.id == recipient_id, claimable(now, settings.claim_timeout))
             .values(
@@ -83,19 +94,35 @@ def send_to_recipient(runtime: Runtime, backend: MailBackend, recipient_id: str)
                 email_claimed_at=now,
                 email_attempts=Recipient.email_attempts + 1,
             )
-        ).rowcount
-        if not claimed:
+            .returning(Recipient.subscription_id, Recipient.address, Recipient.email_attempts)
+        ).first()
+        if claimed is None:
             return SendOutcome("skipped")
-        recipient = session.get(Recipient, recipient_id)
-        assert recipient is not None
-        subscription = recipient.subscription
+        subscription = conn.execute(
+            select(Subscription.status, Subscription.options, Subscription.message).where(
+                Subscription.id == claimed.subscription_id
+            )
+        ).one()
         if subscription.status != "pending":
             # Answered, cancelled or expired before this mail went out: nobody needs it now.
-            recipient.email_status = "cancelled"
-            recipient.email_error = f"not sent: subscription {subscription.status}"
+            conn.execute(
+                update(Recipient)
+                .where(Recipient.id == recipient_id)
+                .values(
+                    email_status="cancelled",
+                    email_error=f"not sent: subscription {subscription.status}",
+                )
+            )
             return SendOutcome("cancelled")
-        content = compose(runtime, subscription, recipient)
-        attempts = recipient.email_attempts
+    content = compose(
+        runtime,
+        claimed.subscription_id,
+        subscription.options,
+        subscription.message,
+        recipient_id,
+        claimed.address,
+    )
+    attempts = claimed.email_attempts
     try:
         backend.send(build_message(content), recipient_id=recipient_id)
     except MailError as exc:
@@ -116,8 +143,8 @@ def send_to_recipient(runtime: Runtime, backend: MailBackend, recipient_id: str)
                 .values(**values)
             )
         return SendOutcome("failed") if delay is None else SendOutcome("retry", delay)
-    with runtime.db.session() as session:
-        session.execute(
+    with runtime.db.engine.begin() as conn:
+        conn.execute(
             update(Recipient)
             .where(Recipient.id == recipient_id)
             .values(email_status="sent", sent_at=utcnow(), email_error=None)

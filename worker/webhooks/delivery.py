@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 
 from approvals.clients import signing_secrets
 from approvals.deliveries import claimable
@@ -114,45 +115,132 @@ def next_delay(runtime: Runtime, attempts_made: int, retry_after: float | None) 
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
-    status: str  # delivered | due | failed | stopped | dropped | skipped
+    status: str  # delivered | due | failed | stopped | dropped | skipped | deferred
     retry_in: float | None = None
 
 
+class HostSlots:
+    """At most ``limit`` requests in flight per receiver host in this process.
+
+    A slow receiver then holds a few threads, never the whole pool, so callbacks to everyone
+    else keep flowing; a delivery that finds its host busy is put back, due a moment later.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._busy: dict[str, int] = {}
+
+    def acquire(self, host: str, limit: int) -> bool:
+        with self._lock:
+            if self._busy.get(host, 0) >= limit:
+                return False
+            self._busy[host] = self._busy.get(host, 0) + 1
+            return True
+
+    def release(self, host: str) -> None:
+        with self._lock:
+            self._busy[host] -= 1
+            if not self._busy[host]:
+                del self._busy[host]
+
+
+host_slots = HostSlots()
+# How soon a delivery put back for a busy host is tried again.
+BUSY_HOST_DELAY_SECONDS = 0.5
+
+
 def deliver(runtime: Runtime, delivery_id: str) -> DeliveryOutcome:
-    """Make one attempt at a due delivery, if this worker wins the claim."""
+    """Make one attempt at a due delivery, if this worker wins the claim.
+
+    Three statements in all: claim and read (UPDATE ... RETURNING), the secrets and the
+    subscription's state, then the attempt and the new state in one transaction.
+    """
     settings = runtime.settings
     now = utcnow()
-    with runtime.db.session() as session:
-        claimed = session.execute(
+    with runtime.db.engine.begin() as conn:
+        row = conn.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id, claimable(now, settings.claim_timeout))
             .values(status="delivering", claimed_at=now, attempt_count=Delivery.attempt_count + 1)
-        ).rowcount
-        if not claimed:
+            .returning(
+                Delivery.url,
+                Delivery.payload,
+                Delivery.webhook_id,
+                Delivery.attempt_count,
+                Delivery.client_id,
+                Delivery.subscription_id,
+            )
+        ).first()
+        if row is None:
             return DeliveryOutcome("skipped")
-        delivery = session.get(Delivery, delivery_id)
-        assert delivery is not None
-        if delivery.subscription_id is not None:
-            subscription = session.get(Subscription, delivery.subscription_id)
-            if subscription is not None and subscription.status in ("cancelled", "expired"):
-                delivery.status, delivery.finished_at = "dropped", now
-                delivery.next_attempt_at = None
+        client = conn.execute(
+            select(
+                ApiClient.webhook_secret,
+                ApiClient.previous_webhook_secret,
+                ApiClient.previous_secret_until,
+            ).where(ApiClient.id == row.client_id)
+        ).one()
+        if row.subscription_id is not None:
+            state = conn.scalar(
+                select(Subscription.status).where(Subscription.id == row.subscription_id)
+            )
+            if state in ("cancelled", "expired"):
+                conn.execute(
+                    update(Delivery)
+                    .where(Delivery.id == delivery_id)
+                    .values(status="dropped", finished_at=now, next_attempt_at=None)
+                )
                 return DeliveryOutcome("dropped")
-        client = session.get(ApiClient, delivery.client_id)
-        assert client is not None
-        secrets = signing_secrets(client, runtime.box)
-        url, body, webhook_id = delivery.url, delivery.payload, delivery.webhook_id
-        attempt_number = delivery.attempt_count
-    started = utcnow()
-    clock = time.monotonic()
-    result = post(
-        http_client(runtime),
-        url,
-        body,
-        signed_headers(secrets, webhook_id, body),
-        settings.webhook_timeout,
-    )
-    duration_ms = int((time.monotonic() - clock) * 1000)
+    host = urlsplit(row.url).hostname or ""
+    if not host_slots.acquire(host, settings.webhook_host_concurrency):
+        _put_back(runtime, delivery_id)
+        return DeliveryOutcome("deferred", BUSY_HOST_DELAY_SECONDS)
+    try:
+        secrets = signing_secrets(
+            client.webhook_secret,
+            client.previous_webhook_secret,
+            client.previous_secret_until,
+            runtime.box,
+        )
+        started = utcnow()
+        clock = time.monotonic()
+        result = post(
+            http_client(runtime),
+            row.url,
+            row.payload,
+            signed_headers(secrets, row.webhook_id, row.payload),
+            settings.webhook_timeout,
+        )
+        duration_ms = int((time.monotonic() - clock) * 1000)
+    finally:
+        host_slots.release(host)
+    return _record(runtime, delivery_id, row.attempt_count, started, duration_ms, result)
+
+
+def _put_back(runtime: Runtime, delivery_id: str) -> None:
+    """Undo a claim without counting an attempt (the host was busy)."""
+    with runtime.db.engine.begin() as conn:
+        conn.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == "delivering")
+            .values(
+                status="due",
+                claimed_at=None,
+                attempt_count=Delivery.attempt_count - 1,
+                next_attempt_at=utcnow() + timedelta(seconds=BUSY_HOST_DELAY_SECONDS),
+            )
+        )
+
+
+def _record(
+    runtime: Runtime,
+    delivery_id: str,
+    attempt_number: int,
+    started: datetime,
+    duration_ms: int,
+    result: AttemptResult,
+) -> DeliveryOutcome:
+    """Log the attempt and move the delivery on: delivered, stopped, failed or due again."""
     finished = utcnow()
     if result.delivered:
         status, delay = "delivered", None
@@ -161,9 +249,9 @@ def deliver(runtime: Runtime, delivery_id: str) -> DeliveryOutcome:
     else:
         delay = next_delay(runtime, attempt_number, result.retry_after)
         status = "failed" if delay is None else "due"
-    with runtime.db.session() as session:
-        session.add(
-            DeliveryAttempt(
+    with runtime.db.engine.begin() as conn:
+        conn.execute(
+            insert(DeliveryAttempt).values(
                 delivery_id=delivery_id,
                 number=attempt_number,
                 started_at=started,
@@ -173,7 +261,7 @@ def deliver(runtime: Runtime, delivery_id: str) -> DeliveryOutcome:
                 response_body=result.body,
             )
         )
-        session.execute(
+        conn.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id, Delivery.status == "delivering")
             .values(
