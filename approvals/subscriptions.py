@@ -19,6 +19,7 @@ from approvals.store.models import (
     Recipient,
     Response,
     Subscription,
+    new_id,
     utcnow,
 )
 
@@ -39,16 +40,16 @@ def create_subscription(
     expiry: timedelta,
     idempotency_key: str | None = None,
     fingerprint: str = "",
-) -> tuple[Subscription, bool]:
-    """Store a subscription and its recipients (mail owed now); True if it is new.
+) -> tuple[Subscription, list[str]]:
+    """Store a subscription and its recipients (mail owed now); returns the recipients' ids.
 
     With an ``idempotency_key`` already used by this client, the first subscription is
-    returned instead and nothing new is stored or sent.
+    returned instead, with no recipient ids: nothing new is stored or sent.
     """
     if idempotency_key:
         previous = _replay(session, client_id, idempotency_key, fingerprint)
         if previous is not None:
-            return previous, False
+            return previous, []
     now = utcnow()
     message = request.Message
     subscription = Subscription(
@@ -61,18 +62,21 @@ def create_subscription(
         created_at=now,
         expires_at=now + expiry,
     )
+    subscription.id = new_id()
     session.add(subscription)
-    session.flush()
-    for position, address in enumerate(message.recipients()):
-        session.add(
-            Recipient(
-                subscription_id=subscription.id,
-                position=position,
-                address=address,
-                email_status="due",
-                email_next_at=now,
-            )
+    recipients = [
+        Recipient(
+            id=new_id(),
+            subscription_id=subscription.id,
+            position=position,
+            address=address,
+            email_status="due",
+            email_next_at=now,
         )
+        for position, address in enumerate(message.recipients())
+    ]
+    session.add_all(recipients)
+    session.flush()  # rows before the idempotency record that points at them
     if idempotency_key:
         session.add(
             IdempotencyRecord(
@@ -90,8 +94,8 @@ def create_subscription(
             previous = _replay(session, client_id, idempotency_key, fingerprint)
             if previous is None:
                 raise
-            return previous, False
-    return subscription, True
+            return previous, []
+    return subscription, [r.id for r in recipients]
 
 
 def _replay(session: Session, client_id: str, key: str, fingerprint: str) -> Subscription | None:

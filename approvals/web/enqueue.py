@@ -1,22 +1,47 @@
 """Hand work to the broker after the transaction that made it necessary has committed.
 
-A failed enqueue is only logged: the row is already due in the database and the beat sweeper
-will find it, so the client still gets its answer (DESIGN 4).
+Publishing happens on a background thread of the web process, so a request never waits for
+the broker (on the embedded SQLite broker a publish costs as much as the whole request). A
+publish that fails or never happens (the process died) is only delayed: the row is already
+due in the database and the beat sweeper finds it (DESIGN 4).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import threading
 
 from celery import Task
 
 log = logging.getLogger(__name__)
 
+_pending: queue.SimpleQueue[tuple[Task, tuple[str, ...]]] = queue.SimpleQueue()
+_publisher_pid: int | None = None
+_lock = threading.Lock()
+
+
+def _publish_forever() -> None:
+    while True:
+        task, args = _pending.get()
+        try:
+            task.apply_async(args=args, retry=False)
+        except Exception:  # noqa: BLE001 - any broker failure is covered by the sweeper
+            log.warning(
+                "could not enqueue %s%r; the sweeper will pick it up",
+                task.name,
+                args,
+                exc_info=True,
+            )
+
 
 def enqueue(task: Task, *args: str) -> None:
-    try:
-        task.apply_async(args=args, retry=False)
-    except Exception:  # noqa: BLE001 - any broker failure is covered by the sweeper
-        log.warning(
-            "could not enqueue %s%r; the sweeper will pick it up", task.name, args, exc_info=True
-        )
+    """Publish ``task(*args)`` soon, without waiting for the broker."""
+    global _publisher_pid
+    if _publisher_pid != os.getpid():  # first use in this (possibly forked) process
+        with _lock:
+            if _publisher_pid != os.getpid():
+                threading.Thread(target=_publish_forever, name="enqueue", daemon=True).start()
+                _publisher_pid = os.getpid()
+    _pending.put((task, args))

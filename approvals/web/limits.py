@@ -30,7 +30,7 @@ def init_limits(app: Flask, settings: Settings, api: list[Blueprint], pages: Blu
         app=app,
         storage_uri=settings.rate_limit_storage_url,
         headers_enabled=True,
-        strategy="moving-window",
+        strategy="fixed-window",
     )
     for blueprint in api:
         limiter.limit(settings.api_rate_limit, key_func=api_key_identity)(blueprint)

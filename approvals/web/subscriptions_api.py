@@ -40,7 +40,7 @@ def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
         raise BadRequest("Idempotency-Key is longer than 255 characters", field="Idempotency-Key")
     with runtime.db.session() as session:
-        subscription, created = create_subscription(
+        subscription, recipient_ids = create_subscription(
             session,
             client_id=g.client_id,
             kind=kind,
@@ -49,12 +49,11 @@ def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
             idempotency_key=key,
             fingerprint=request_fingerprint([kind, body]),
         )
-        recipient_ids = [r.id for r in subscription.recipients] if created else []
         answer = presenters.subscription_created(subscription, runtime.settings.base_url)
     for recipient_id in recipient_ids:
         enqueue(send_recipient_mail, recipient_id)
     headers = {"Location": answer["resource"]}
-    if not created:
+    if not recipient_ids:
         headers["Idempotent-Replayed"] = "true"
     return answer, 201, headers
 
