@@ -11,7 +11,10 @@ from flask import Flask
 
 from approvals.config import Settings
 
+# Task names, so the web side can enqueue without importing the worker's code.
 SWEEP_TASK = "worker.tasks.sweep"
+SEND_RECIPIENT_MAIL = "worker.tasks.send_recipient_mail"
+DELIVER_CALLBACK = "worker.tasks.deliver_callback"
 SQLITE_BROKER_POLL_SECONDS = 0.2
 CALLBACK_QUEUE = "callbacks"
 MAIL_QUEUE = "mail"
@@ -25,14 +28,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 4,
+        # Reserve no more than the threads can start: a backlog of mail held in one worker's
+        # buffer would keep callbacks (another queue) waiting behind it.
+        "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
         "task_default_queue": "approvals",
         # Callbacks never wait behind a backlog of mail, and either can get workers of its own.
         "task_routes": {
-            "worker.tasks.deliver_callback": {"queue": CALLBACK_QUEUE},
-            "worker.tasks.send_recipient_mail": {"queue": MAIL_QUEUE},
+            DELIVER_CALLBACK: {"queue": CALLBACK_QUEUE},
+            SEND_RECIPIENT_MAIL: {"queue": MAIL_QUEUE},
         },
         "beat_schedule": {
             "sweep": {"task": SWEEP_TASK, "schedule": timedelta(seconds=settings.sweep_interval)},

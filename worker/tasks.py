@@ -11,6 +11,7 @@ from approvals.deliveries import owed_delivery_ids
 from approvals.runtime import Runtime, current_runtime
 from approvals.store.models import utcnow
 from approvals.subscriptions import expire_due
+from worker.celery_app import DELIVER_CALLBACK, SEND_RECIPIENT_MAIL, SWEEP_TASK
 from worker.mail.backends import MailBackend, backend_for
 from worker.mail.sending import owed_recipient_ids, send_to_recipient
 from worker.webhooks.delivery import deliver
@@ -38,7 +39,7 @@ def mail_backend(runtime: Runtime) -> MailBackend:
     return backend
 
 
-@shared_task(bind=True, acks_late=True, name="worker.tasks.send_recipient_mail")
+@shared_task(bind=True, acks_late=True, name=SEND_RECIPIENT_MAIL)
 def send_recipient_mail(self: Task, recipient_id: str) -> str:
     runtime = current_runtime()
     outcome = send_to_recipient(runtime, mail_backend(runtime), recipient_id)
@@ -46,14 +47,14 @@ def send_recipient_mail(self: Task, recipient_id: str) -> str:
     return outcome.status
 
 
-@shared_task(bind=True, acks_late=True, name="worker.tasks.deliver_callback")
+@shared_task(bind=True, acks_late=True, name=DELIVER_CALLBACK)
 def deliver_callback(self: Task, delivery_id: str) -> str:
     outcome = deliver(current_runtime(), delivery_id)
     _again_soon(self, delivery_id, outcome.retry_in)
     return outcome.status
 
 
-@shared_task(acks_late=True, name="worker.tasks.sweep")
+@shared_task(acks_late=True, name=SWEEP_TASK)
 def sweep() -> dict[str, int]:
     """Expire what is past due and re-enqueue every row that is owed but not in flight."""
     runtime = current_runtime()

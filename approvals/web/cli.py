@@ -12,15 +12,24 @@ import time
 import click
 
 from approvals.config import load_settings
-from approvals.store.db import database_for
-from approvals.store.migrate import upgrade
+
+# Imports of SQLAlchemy, Alembic and the app stay inside the commands: `approvals web` runs a
+# gunicorn master that never touches them, and every MB it loads is kept for its whole life.
 
 # How long `approvals run` gives its processes to finish their work after Ctrl-C.
 STOP_GRACE_SECONDS = 20
 
 
 def _db():  # type: ignore[no-untyped-def]
+    from approvals.store.db import database_for
+
     return database_for(load_settings().database_url)
+
+
+def upgrade(database) -> None:  # type: ignore[no-untyped-def]
+    from approvals.store.migrate import upgrade as apply
+
+    apply(database)
 
 
 @click.group()
@@ -92,7 +101,7 @@ def run(host: str, port: int | None) -> None:
     """Run web, worker and beat together on this machine (the embedded default)."""
     settings = load_settings()
     port = port or settings.port
-    upgrade(database_for(settings.database_url))
+    upgrade(_db())
     # The children must see the same instance folder and import this very installation
     # (-P: not a source tree that happens to be the current directory).
     env = dict(

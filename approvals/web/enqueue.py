@@ -13,35 +13,36 @@ import os
 import queue
 import threading
 
-from celery import Task
+from celery import Celery
+from flask import current_app
 
 log = logging.getLogger(__name__)
 
-_pending: queue.SimpleQueue[tuple[Task, tuple[str, ...]]] = queue.SimpleQueue()
+_pending: queue.SimpleQueue[tuple[Celery, str, tuple[str, ...]]] = queue.SimpleQueue()
 _publisher_pid: int | None = None
 _lock = threading.Lock()
 
 
 def _publish_forever() -> None:
     while True:
-        task, args = _pending.get()
+        celery, name, args = _pending.get()
         try:
-            task.apply_async(args=args, retry=False)
+            celery.send_task(name, args=args, retry=False)
         except Exception:  # noqa: BLE001 - any broker failure is covered by the sweeper
             log.warning(
                 "could not enqueue %s%r; the sweeper will pick it up",
-                task.name,
+                name,
                 args,
                 exc_info=True,
             )
 
 
-def enqueue(task: Task, *args: str) -> None:
-    """Publish ``task(*args)`` soon, without waiting for the broker."""
+def enqueue(task_name: str, *args: str) -> None:
+    """Publish the task named ``task_name`` with ``args`` soon, without waiting for the broker."""
     global _publisher_pid
     if _publisher_pid != os.getpid():  # first use in this (possibly forked) process
         with _lock:
             if _publisher_pid != os.getpid():
                 threading.Thread(target=_publish_forever, name="enqueue", daemon=True).start()
                 _publisher_pid = os.getpid()
-    _pending.put((task, args))
+    _pending.put((current_app.extensions["celery"], task_name, args))

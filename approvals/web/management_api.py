@@ -14,7 +14,7 @@ from approvals.timefmt import iso
 from approvals.web import presenters
 from approvals.web.auth import require_client
 from approvals.web.enqueue import enqueue
-from worker.tasks import deliver_callback
+from worker.celery_app import DELIVER_CALLBACK
 
 bp = Blueprint("management", __name__)
 bp.before_request(require_client)
@@ -65,5 +65,5 @@ def delivery_retry(delivery_id: str) -> tuple[dict[str, Any], int]:
     with current_runtime().db.session() as session:
         delivery = retry_delivery(session, g.client_id, delivery_id)
         answer = presenters.delivery(delivery)
-    enqueue(deliver_callback, delivery_id)
+    enqueue(DELIVER_CALLBACK, delivery_id)
     return answer, 202

@@ -13,7 +13,7 @@ from approvals.responses import LinkState, Outcome, inspect_link, record_respons
 from approvals.runtime import current_runtime
 from approvals.timefmt import iso
 from approvals.web.enqueue import enqueue
-from worker.tasks import deliver_callback
+from worker.celery_app import DELIVER_CALLBACK
 
 bp = Blueprint("pages", __name__)
 
@@ -138,5 +138,5 @@ def confirm(token: str) -> Response:
         delivery_id = state.delivery_id
         chosen = state.response.option if state.response else ""
     if delivery_id:
-        enqueue(deliver_callback, delivery_id)
+        enqueue(DELIVER_CALLBACK, delivery_id)
     return _message("Thank you", 200, "Your answer was recorded:", choice=chosen)

@@ -22,7 +22,7 @@ from approvals.web import presenters
 from approvals.web.auth import require_client
 from approvals.web.enqueue import enqueue
 from approvals.web.validation import parse_json, validate_body
-from worker.tasks import send_recipient_mail
+from worker.celery_app import SEND_RECIPIENT_MAIL
 
 bp = Blueprint("subscriptions", __name__)
 bp.before_request(require_client)
@@ -51,7 +51,7 @@ def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         )
         answer = presenters.subscription_created(subscription, runtime.settings.base_url)
     for recipient_id in recipient_ids:
-        enqueue(send_recipient_mail, recipient_id)
+        enqueue(SEND_RECIPIENT_MAIL, recipient_id)
     headers = {"Location": answer["resource"]}
     if not recipient_ids:
         headers["Idempotent-Replayed"] = "true"

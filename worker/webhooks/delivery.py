@@ -120,7 +120,7 @@ class DeliveryOutcome:
 
 
 class HostSlots:
-    """At most ``limit`` requests in flight per receiver host in this process.
+    """At most ``limit`` requests in flight per receiver (host and port) in this process.
 
     A slow receiver then holds a few threads, never the whole pool, so callbacks to everyone
     else keep flowing; a delivery that finds its host busy is put back, due a moment later.
@@ -191,7 +191,7 @@ def deliver(runtime: Runtime, delivery_id: str) -> DeliveryOutcome:
                     .values(status="dropped", finished_at=now, next_attempt_at=None)
                 )
                 return DeliveryOutcome("dropped")
-    host = urlsplit(row.url).hostname or ""
+    host = urlsplit(row.url).netloc
     if not host_slots.acquire(host, settings.webhook_host_concurrency):
         _put_back(runtime, delivery_id)
         return DeliveryOutcome("deferred", BUSY_HOST_DELAY_SECONDS)
