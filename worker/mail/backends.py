@@ -12,12 +12,17 @@ import smtplib
 import ssl
 import threading
 import time
-from email.message import EmailMessage
+from email.message import Message
+from email.policy import compat32
+from email.utils import getaddresses, parseaddr
 from typing import Protocol
 
 from approvals.config import Settings
 from approvals.store.db import Database
 from approvals.store.models import OutboxMessage
+
+# smtplib sends bytes as they are, and SMTP wants CRLF line ends.
+SMTP_LINES = compat32.clone(linesep="\r\n")
 
 
 class MailError(Exception):
@@ -33,7 +38,7 @@ class PermanentMailError(MailError):
 
 
 class MailBackend(Protocol):
-    def send(self, message: EmailMessage, *, recipient_id: str | None = None) -> None:
+    def send(self, message: Message, *, recipient_id: str | None = None) -> None:
         """Hand ``message`` over for delivery, or raise a :class:`MailError`."""
 
 
@@ -43,7 +48,7 @@ class OutboxBackend:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def send(self, message: EmailMessage, *, recipient_id: str | None = None) -> None:
+    def send(self, message: Message, *, recipient_id: str | None = None) -> None:
         with self.db.session() as session:
             session.add(
                 OutboxMessage(
@@ -112,10 +117,13 @@ class SmtpBackend:
             with contextlib.suppress(OSError):
                 client.close()
 
-    def send(self, message: EmailMessage, *, recipient_id: str | None = None) -> None:
+    def send(self, message: Message, *, recipient_id: str | None = None) -> None:
         try:
             client = self._connection()
-            client.send_message(message)
+            # One flattening, and the envelope from the headers we wrote ourselves.
+            sender = parseaddr(str(message["From"]))[1]
+            recipients = [address for _, address in getaddresses([str(message["To"])])]
+            client.sendmail(sender, recipients, message.as_bytes(policy=SMTP_LINES))
             self._local.sent += 1
             self._local.used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:
