@@ -11,11 +11,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Connection, update
 from sqlalchemy.orm import Session
 
 from approvals.errors import NotFound, Unprocessable
-from approvals.store.claims import owed_now
+from approvals.store.claims import owed_now, take_for_enqueue
 from approvals.store.models import Delivery, utcnow
 
 
@@ -36,6 +36,7 @@ def create_delivery(
         webhook_id=f"msg_{uuid.uuid4().hex}",
         status="due",
         next_attempt_at=utcnow(),
+        enqueued_at=utcnow(),  # whoever creates it enqueues it after the commit
     )
     session.add(delivery)
     session.flush()
@@ -54,16 +55,19 @@ def claimable(now: datetime, claim_timeout: float) -> ColumnElement[bool]:
     )
 
 
-def owed_delivery_ids(
-    session: Session, *, now: datetime, claim_timeout: float, limit: int
+def deliveries_to_enqueue(
+    conn: Connection, *, now: datetime, claim_timeout: float, limit: int
 ) -> list[str]:
-    return list(
-        session.scalars(
-            select(Delivery.id)
-            .where(claimable(now, claim_timeout))
-            .order_by(Delivery.next_attempt_at)
-            .limit(limit)
-        )
+    """Owed deliveries whose broker message is missing or overdue (see store.claims)."""
+    return take_for_enqueue(
+        conn,
+        Delivery,
+        claimable(now, claim_timeout),
+        Delivery.enqueued_at,
+        Delivery.next_attempt_at,
+        now=now,
+        requeue_after=claim_timeout,
+        limit=limit,
     )
 
 
@@ -80,7 +84,7 @@ def retry_delivery(session: Session, client_id: str, delivery_id: str) -> Delive
     changed = session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.status.in_(("failed", "stopped")))
-        .values(status="due", next_attempt_at=utcnow(), finished_at=None)
+        .values(status="due", next_attempt_at=utcnow(), enqueued_at=utcnow(), finished_at=None)
     ).rowcount
     if not changed:
         raise Unprocessable(

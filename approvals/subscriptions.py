@@ -72,6 +72,7 @@ def create_subscription(
             address=address,
             email_status="due",
             email_next_at=now,
+            email_enqueued_at=now,  # the web enqueues it right after the commit
         )
         for position, address in enumerate(message.recipients())
     ]

@@ -199,7 +199,7 @@ def test_a_broker_that_loses_its_messages_does_not_lose_the_callback(
         def queued() -> bool:
             return any(
                 delivery_id.encode() in message
-                for message in broker.lrange(f"{prefix}approvals", 0, -1)
+                for message in broker.lrange(f"{prefix}callbacks", 0, -1)
             )
 
         assert eventually(queued, timeout=5)

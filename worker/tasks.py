@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from celery import Task, shared_task
+from flask import current_app
 
-from approvals.deliveries import owed_delivery_ids
+from approvals.deliveries import deliveries_to_enqueue
 from approvals.runtime import Runtime, current_runtime
+from approvals.store.claims import MAX_COUNTDOWN_SECONDS
 from approvals.store.models import utcnow
 from approvals.subscriptions import expire_due
 from worker.celery_app import DELIVER_CALLBACK, SEND_RECIPIENT_MAIL, SWEEP_TASK
 from worker.mail.backends import MailBackend, backend_for
-from worker.mail.sending import owed_recipient_ids, send_to_recipient
+from worker.mail.sending import recipients_to_enqueue, send_to_recipient
 from worker.webhooks.delivery import deliver
 
 log = logging.getLogger(__name__)
 
-# Retries sooner than this ride on a Celery countdown; later ones wait for the sweeper.
-MAX_COUNTDOWN_SECONDS = 120
 SWEEP_BATCH = 500
 
 
@@ -56,24 +55,24 @@ def deliver_callback(self: Task, delivery_id: str) -> str:
 
 @shared_task(acks_late=True, name=SWEEP_TASK)
 def sweep() -> dict[str, int]:
-    """Expire what is past due and re-enqueue every row that is owed but not in flight."""
+    """Expire what is past due and enqueue every owed row whose broker message went missing."""
     runtime = current_runtime()
     settings = runtime.settings
-    # Rows due only a moment ago were just enqueued by whoever made them due.
-    grace = min(settings.sweep_interval, 5.0)
+    now = utcnow()
     with runtime.db.session() as session:
-        expired = expire_due(session)
-        delivery_ids = owed_delivery_ids(
-            session,
-            now=utcnow() - timedelta(seconds=grace),
-            claim_timeout=settings.claim_timeout,
-            limit=SWEEP_BATCH,
+        expired = expire_due(session, now)
+    with runtime.db.engine.begin() as conn:
+        delivery_ids = deliveries_to_enqueue(
+            conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
         )
-    recipient_ids = owed_recipient_ids(runtime, SWEEP_BATCH, grace)
-    for recipient_id in recipient_ids:
-        send_recipient_mail.delay(recipient_id)
-    for delivery_id in delivery_ids:
-        deliver_callback.delay(delivery_id)
+        recipient_ids = recipients_to_enqueue(
+            conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
+        )
+    with current_app.extensions["celery"].producer_or_acquire() as producer:
+        for delivery_id in delivery_ids:
+            deliver_callback.apply_async((delivery_id,), producer=producer)
+        for recipient_id in recipient_ids:
+            send_recipient_mail.apply_async((recipient_id,), producer=producer)
     if expired or recipient_ids or delivery_ids:
         log.info(
             "sweep: expired %d, mail %d, callbacks %d",

@@ -97,6 +97,7 @@ class Recipient(Base):
     email_attempts: Mapped[int] = mapped_column(Integer, default=0)
     email_next_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     email_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    email_enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     email_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -137,6 +138,7 @@ class Delivery(Base):
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

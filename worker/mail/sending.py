@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Connection, select, update
 
 from approvals.runtime import Runtime
-from approvals.store.claims import owed_now
+from approvals.store.claims import expected_message_at, owed_now, take_for_enqueue
 from approvals.store.models import Recipient, Subscription, utcnow
 from worker.mail.backends import MailBackend, MailError, PermanentMailError
 from worker.mail.message import Attachment, MailContent, OptionLink, build_message
@@ -136,7 +136,12 @@ def send_to_recipient(runtime: Runtime, backend: MailBackend, recipient_id: str)
             if delay is None:
                 values["email_status"] = "failed"
             else:
-                values.update(email_status="due", email_next_at=utcnow() + timedelta(seconds=delay))
+                next_at = utcnow() + timedelta(seconds=delay)
+                values.update(
+                    email_status="due",
+                    email_next_at=next_at,
+                    email_enqueued_at=expected_message_at(next_at, delay),
+                )
             session.execute(
                 update(Recipient)
                 .where(Recipient.id == recipient_id, Recipient.email_status == "sending")
@@ -152,15 +157,17 @@ def send_to_recipient(runtime: Runtime, backend: MailBackend, recipient_id: str)
     return SendOutcome("sent")
 
 
-def owed_recipient_ids(runtime: Runtime, limit: int, grace: float) -> list[str]:
-    """Recipients whose mail is owed and was not picked up within ``grace`` seconds."""
-    now = utcnow() - timedelta(seconds=grace)
-    with runtime.db.session() as session:
-        return list(
-            session.scalars(
-                select(Recipient.id)
-                .where(claimable(now, runtime.settings.claim_timeout))
-                .order_by(Recipient.email_next_at)
-                .limit(limit)
-            )
-        )
+def recipients_to_enqueue(
+    conn: Connection, *, now: datetime, claim_timeout: float, limit: int
+) -> list[str]:
+    """Recipients whose mail is owed and whose broker message is missing or overdue."""
+    return take_for_enqueue(
+        conn,
+        Recipient,
+        claimable(now, claim_timeout),
+        Recipient.email_enqueued_at,
+        Recipient.email_next_at,
+        now=now,
+        requeue_after=claim_timeout,
+        limit=limit,
+    )

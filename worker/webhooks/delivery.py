@@ -20,6 +20,7 @@ from sqlalchemy import insert, select, update
 from approvals.clients import signing_secrets
 from approvals.deliveries import claimable
 from approvals.runtime import Runtime
+from approvals.store.claims import expected_message_at
 from approvals.store.models import ApiClient, Delivery, DeliveryAttempt, Subscription, utcnow
 from worker.webhooks.guard import BlockedAddress, DnsFailure, guarded_transport, parse_networks
 from worker.webhooks.signing import signed_headers
@@ -219,6 +220,7 @@ def deliver(runtime: Runtime, delivery_id: str) -> DeliveryOutcome:
 
 def _put_back(runtime: Runtime, delivery_id: str) -> None:
     """Undo a claim without counting an attempt (the host was busy)."""
+    next_at = utcnow() + timedelta(seconds=BUSY_HOST_DELAY_SECONDS)
     with runtime.db.engine.begin() as conn:
         conn.execute(
             update(Delivery)
@@ -227,7 +229,8 @@ def _put_back(runtime: Runtime, delivery_id: str) -> None:
                 status="due",
                 claimed_at=None,
                 attempt_count=Delivery.attempt_count - 1,
-                next_attempt_at=utcnow() + timedelta(seconds=BUSY_HOST_DELAY_SECONDS),
+                next_attempt_at=next_at,
+                enqueued_at=next_at,  # the task re-enqueues it with a countdown
             )
         )
 
@@ -249,6 +252,7 @@ def _record(
     else:
         delay = next_delay(runtime, attempt_number, result.retry_after)
         status = "failed" if delay is None else "due"
+    next_at = finished + timedelta(seconds=delay) if delay is not None else None
     with runtime.db.engine.begin() as conn:
         conn.execute(
             insert(DeliveryAttempt).values(
@@ -267,7 +271,8 @@ def _record(
             .values(
                 status=status,
                 claimed_at=None,
-                next_attempt_at=finished + timedelta(seconds=delay) if delay is not None else None,
+                next_attempt_at=next_at,
+                enqueued_at=expected_message_at(next_at, delay) if next_at else None,
                 finished_at=None if status == "due" else finished,
             )
         )

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 86472bafad94
+Revision ID: 4e2775036731
 Revises:
-Create Date: 2026-11-24 20:19:32.916160
+Create Date: 2026-11-24 21:00:07.137891
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 
 import approvals.store.models
 
-revision = "86472bafad94"
+revision = "4e2775036731"
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -89,6 +89,7 @@ def upgrade() -> None:
             "next_attempt_at", approvals.store.models.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("claimed_at", approvals.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("enqueued_at", approvals.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", approvals.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", approvals.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
@@ -140,6 +141,9 @@ def upgrade() -> None:
         ),
         sa.Column(
             "email_claimed_at", approvals.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column(
+            "email_enqueued_at", approvals.store.models.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("email_error", sa.Text(), nullable=True),
         sa.Column("sent_at", approvals.store.models.UTCDateTime(timezone=True), nullable=True),
