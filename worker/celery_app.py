@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from datetime import timedelta
 from typing import Any
@@ -46,13 +47,26 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
     }
     if settings.is_sqlite_broker:
-        # kombu hands these options to create_engine: wait for SQLite's lock, never fail on it.
-        config["broker_transport_options"] = {"connect_args": {"timeout": 30}}
+        # kombu hands these options to create_engine; our own connection factory gives every
+        # broker connection a lock timeout and WAL's cheap commits (no fsync per message).
+        config["broker_transport_options"] = {
+            "creator": functools.partial(sqlite_broker_connection, sqlite_broker_path(settings))
+        }
     else:
         # A message a dead worker held comes back after this long (the sweeper also covers it).
         config["broker_transport_options"] = {"visibility_timeout": 600}
     config["broker_transport_options"].update(settings.broker_transport_options)
     return config
+
+
+def sqlite_broker_path(settings: Settings) -> str:
+    return settings.broker_url.split("///", 1)[1].split("?", 1)[0]
+
+
+def sqlite_broker_connection(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
 
 
 def prepare_sqlite_broker(settings: Settings) -> None:
@@ -64,8 +78,7 @@ def prepare_sqlite_broker(settings: Settings) -> None:
     from kombu.transport.sqlalchemy import Transport
 
     Transport.polling_interval = SQLITE_BROKER_POLL_SECONDS
-    path = settings.broker_url.split("///", 1)[1].split("?", 1)[0]
-    with sqlite3.connect(path, timeout=30) as connection:
+    with sqlite3.connect(sqlite_broker_path(settings), timeout=30) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
