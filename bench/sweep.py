@@ -1,8 +1,8 @@
 """The sweeper's queries, timed, and their plans (does a sweep scan every row?).
 
-The queries are the product's own (``owed_delivery_ids``, ``owed_recipient_ids``,
+The queries are the product's own (``deliveries_to_enqueue``, ``recipients_to_enqueue``,
 ``expire_due``): their SQL is captured as they run and then EXPLAINed, so the plans shown are
-of exactly what the beat sweeper sends. ``expire_due`` runs in a transaction that is rolled back.
+of exactly what the beat sweeper sends. all run in transactions that are rolled back.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import event, func, select
 
-from approvals.deliveries import owed_delivery_ids
+from approvals.deliveries import deliveries_to_enqueue
 from approvals.runtime import Runtime
 from approvals.store.models import Delivery, Recipient, Subscription, utcnow
 from approvals.subscriptions import expire_due
 from bench.stats import median
-from worker.mail.sending import owed_recipient_ids
+from worker.mail.sending import recipients_to_enqueue
 from worker.tasks import SWEEP_BATCH
 
 REPEAT = 7
@@ -37,14 +37,16 @@ def measure(bench: Any) -> dict[str, Any]:
     runtime = Runtime.from_settings(settings)
     db = runtime.db
 
+    def rolled_back(take: Any) -> None:
+        with db.engine.connect() as conn:
+            take(conn, now=utcnow(), claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH)
+            conn.rollback()
+
     def deliveries() -> None:
-        with db.session() as session:
-            owed_delivery_ids(
-                session, now=utcnow(), claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
-            )
+        rolled_back(deliveries_to_enqueue)
 
     def recipients() -> None:
-        owed_recipient_ids(runtime, SWEEP_BATCH, 5.0)
+        rolled_back(recipients_to_enqueue)
 
     def expiry() -> None:
         session = db.sessions()
