@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import templates
 from approvals.config import Settings, load_settings
 from approvals.errors import ApprovalsError, PayloadTooLarge
 from approvals.runtime import EXTENSION, Runtime
-from approvals.web.limits import init_limits
+from approvals.web.limits import init_limits, retry_after_seconds
+from approvals.web.request_db import close_request_session
 from worker.celery_app import celery_init_app
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (subscriptions_api.bp, management_api.bp, pages.bp, openapi.bp):
         app.register_blueprint(blueprint)
     init_limits(app, settings, [subscriptions_api.bp, management_api.bp], pages.bp)
+    app.teardown_request(close_request_session)
     _register_error_handlers(app)
     return app
 
@@ -58,10 +61,16 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         if request.path.startswith("/respond/"):
-            return error
+            response = error.get_response()
+            if isinstance(error, RateLimitExceeded):
+                response.headers["Retry-After"] = str(retry_after_seconds(error))
+            return response
         code = (error.name or "error").lower().replace(" ", "_")
         body = {"error": {"code": code, "message": error.description, "field": None}}
-        return body, error.code or 500
+        headers = {}
+        if isinstance(error, RateLimitExceeded):
+            headers["Retry-After"] = str(retry_after_seconds(error))
+        return body, error.code or 500, headers
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[dict[str, Any], int]:

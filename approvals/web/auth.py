@@ -6,7 +6,7 @@ from flask import g, request
 
 from approvals.clients import authenticate
 from approvals.errors import Unauthorized
-from approvals.runtime import current_runtime
+from approvals.web.request_db import request_session
 
 
 def require_client() -> None:
@@ -15,8 +15,7 @@ def require_client() -> None:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("an 'Authorization: Bearer <api key>' header is required")
-    with current_runtime().db.session() as session:
-        client = authenticate(session, key.strip())
-        if client is None:
-            raise Unauthorized("unknown or revoked API key")
-        g.client_id = client.id
+    client = authenticate(request_session(), key.strip())
+    if client is None:
+        raise Unauthorized("unknown or revoked API key")
+    g.client_id = client.id

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from flask import Blueprint, Flask, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from approvals.config import Settings
@@ -29,10 +29,17 @@ def init_limits(app: Flask, settings: Settings, api: list[Blueprint], pages: Blu
         get_remote_address,
         app=app,
         storage_uri=settings.rate_limit_storage_url,
-        headers_enabled=True,
+        # X-RateLimit-* headers cost a storage round trip on every request; a 429 still says
+        # when to come back (Retry-After, set where errors become responses).
+        headers_enabled=False,
         strategy="fixed-window",
     )
     for blueprint in api:
         limiter.limit(settings.api_rate_limit, key_func=api_key_identity)(blueprint)
     limiter.limit(settings.page_rate_limit, key_func=get_remote_address)(pages)
     return limiter
+
+
+def retry_after_seconds(error: RateLimitExceeded) -> int:
+    """The length of the limit's window: the longest a client must wait."""
+    return max(1, int(error.limit.limit.get_expiry()))

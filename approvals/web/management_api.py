@@ -9,11 +9,11 @@ from flask import Blueprint, Response, g, request
 from approvals import outbox
 from approvals.deliveries import get_delivery, retry_delivery
 from approvals.errors import NotFound
-from approvals.runtime import current_runtime
 from approvals.timefmt import iso
 from approvals.web import presenters
 from approvals.web.auth import require_client
 from approvals.web.enqueue import enqueue
+from approvals.web.request_db import request_transaction
 from worker.celery_app import DELIVER_CALLBACK
 
 bp = Blueprint("management", __name__)
@@ -33,7 +33,7 @@ def _summary(message: Any) -> dict[str, Any]:
 @bp.get("/outbox/messages")
 def outbox_list() -> dict[str, Any]:
     limit = min(max(request.args.get("limit", 100, type=int) or 100, 1), 1000)
-    with current_runtime().db.session() as session:
+    with request_transaction() as session:
         return {
             "messages": [_summary(m) for m in outbox.list_messages(session, g.client_id, limit)]
         }
@@ -41,7 +41,7 @@ def outbox_list() -> dict[str, Any]:
 
 @bp.get("/outbox/messages/<int:message_id>")
 def outbox_show(message_id: int) -> Any:
-    with current_runtime().db.session() as session:
+    with request_transaction() as session:
         message = outbox.get_message(session, message_id, g.client_id)
         if message is None:
             raise NotFound("no such message", field="id")
@@ -56,13 +56,13 @@ def outbox_show(message_id: int) -> Any:
 
 @bp.get("/deliveries/<delivery_id>")
 def delivery_show(delivery_id: str) -> dict[str, Any]:
-    with current_runtime().db.session() as session:
+    with request_transaction() as session:
         return presenters.delivery(get_delivery(session, g.client_id, delivery_id))
 
 
 @bp.post("/deliveries/<delivery_id>/retry")
 def delivery_retry(delivery_id: str) -> tuple[dict[str, Any], int]:
-    with current_runtime().db.session() as session:
+    with request_transaction() as session:
         delivery = retry_delivery(session, g.client_id, delivery_id)
         answer = presenters.delivery(delivery)
     enqueue(DELIVER_CALLBACK, delivery_id)

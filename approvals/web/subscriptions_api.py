@@ -21,6 +21,7 @@ from approvals.subscriptions import (
 from approvals.web import presenters
 from approvals.web.auth import require_client
 from approvals.web.enqueue import enqueue
+from approvals.web.request_db import request_transaction
 from approvals.web.validation import parse_json, validate_body
 from worker.celery_app import SEND_RECIPIENT_MAIL
 
@@ -39,7 +40,7 @@ def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     key = request.headers.get("Idempotency-Key") or None
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
         raise BadRequest("Idempotency-Key is longer than 255 characters", field="Idempotency-Key")
-    with runtime.db.session() as session:
+    with request_transaction() as session:
         subscription, recipient_ids = create_subscription(
             session,
             client_id=g.client_id,
@@ -60,7 +61,7 @@ def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 @bp.get(f"/{KINDS}/$subscriptions/<subscription_id>")
 def show(kind: str, subscription_id: str) -> dict[str, Any]:
-    with current_runtime().db.session() as session:
+    with request_transaction() as session:
         subscription = get_subscription(session, g.client_id, kind, subscription_id)
         return presenters.subscription_state(
             subscription,
@@ -71,6 +72,6 @@ def show(kind: str, subscription_id: str) -> dict[str, Any]:
 
 @bp.delete(f"/{KINDS}/$subscriptions/<subscription_id>")
 def cancel(kind: str, subscription_id: str) -> dict[str, Any]:
-    with current_runtime().db.session() as session:
+    with request_transaction() as session:
         subscription = cancel_subscription(session, g.client_id, kind, subscription_id)
         return {"id": subscription.id, "status": subscription.status}
