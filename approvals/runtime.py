@@ -26,10 +26,10 @@ class Runtime:
     box: SecretBox
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Runtime:
+    def from_settings(cls, settings: Settings, *, durable_commits: bool = True) -> Runtime:
         return cls(
             settings=settings,
-            db=database_for(settings.database_url),
+            db=database_for(settings.database_url, durable_commits=durable_commits),
             links=Links(settings.secret_key, settings.secret_key_fallbacks),
             box=SecretBox(settings.secret_key, settings.secret_key_fallbacks),
         )

@@ -21,21 +21,31 @@ def _tune_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL and a busy timeout, PostgreSQL a checked pool."""
+def make_engine(url: str, *, durable_commits: bool = True) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and a busy timeout, PostgreSQL a checked pool.
+
+    ``durable_commits=False`` (the worker) lets PostgreSQL acknowledge a commit before it is
+    flushed to disk. Nothing the worker writes is lost for good by that: after a database
+    crash a claim is retaken and a mail or callback whose "done" mark vanished is sent again,
+    which at-least-once delivery allows (same ``webhook-id``). Responses, written by the web
+    process, stay fully durable.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    connect_args = {} if durable_commits else {"options": "-c synchronous_commit=off"}
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args
+    )
 
 
 class Database:
     """One engine and its session factory, shared by everything in a process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, durable_commits: bool = True) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, durable_commits=durable_commits)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -55,12 +65,13 @@ class Database:
         self.engine.dispose()
 
 
-_databases: dict[str, Database] = {}
+_databases: dict[tuple[str, bool], Database] = {}
 
 
-def database_for(url: str) -> Database:
+def database_for(url: str, *, durable_commits: bool = True) -> Database:
     """The process-wide :class:`Database` for ``url`` (created on first use)."""
-    db = _databases.get(url)
+    key = (url, durable_commits)
+    db = _databases.get(key)
     if db is None:
-        db = _databases[url] = Database(url)
+        db = _databases[key] = Database(url, durable_commits=durable_commits)
     return db

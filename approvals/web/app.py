@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(templates.__file__).resolve().parent
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, worker: bool = False) -> Flask:
+    """The app; ``worker=True`` for the Celery worker's, whose commits need not wait for disk
+    (see ``approvals.store.db.make_engine``)."""
     settings = settings or load_settings()
     app = Flask(
         "approvals", template_folder=str(TEMPLATES), instance_path=str(settings.instance_path)
@@ -34,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_FORM_MEMORY_SIZE=64 * 1024,
         JSON_SORT_KEYS=False,
     )
-    app.extensions[EXTENSION] = Runtime.from_settings(settings)
+    app.extensions[EXTENSION] = Runtime.from_settings(settings, durable_commits=not worker)
     celery_init_app(app, settings)
 
     from approvals.web import management_api, openapi, pages, subscriptions_api
