@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 MAX_OPTIONS = 100
+MAX_OPTION_LENGTH = 200
 MAX_RECIPIENTS = 500
 MAX_URL_LENGTH = 2048
 _SEPARATORS = re.compile(r"[;,]")
@@ -57,6 +58,12 @@ def split_options(value: str) -> list[str]:
         raise PydanticCustomError("invalid_options", "options must not be blank")
     if len(options) > MAX_OPTIONS:
         raise PydanticCustomError("invalid_options", "at most {max} options", {"max": MAX_OPTIONS})
+    if any(len(option) > MAX_OPTION_LENGTH for option in options):
+        raise PydanticCustomError(
+            "invalid_options",
+            "an option is longer than {max} characters",
+            {"max": MAX_OPTION_LENGTH},
+        )
     lowered = [option.lower() for option in options]
     if len(set(lowered)) != len(lowered):
         raise PydanticCustomError("invalid_options", "options must not repeat")

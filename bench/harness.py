@@ -325,10 +325,11 @@ class BenchStack:
 
             from worker.celery_app import celery_config, prepare_sqlite_broker
 
+            config = celery_config(self.settings)
             if self.settings.is_sqlite_broker:
-                prepare_sqlite_broker(self.settings)
+                prepare_sqlite_broker(self.settings, config["broker_transport_options"])
             app = Celery("approvals-bench", set_as_current=False)
-            app.config_from_object(celery_config(self.settings))
+            app.config_from_object(config)
             self._celery = app
         return self._celery
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import sqlite3
 from datetime import timedelta
@@ -69,17 +70,25 @@ def sqlite_broker_connection(path: str) -> sqlite3.Connection:
     return connection
 
 
-def prepare_sqlite_broker(settings: Settings) -> None:
-    """WAL mode on the broker file (it persists in the file), and a quicker poll.
+def prepare_sqlite_broker(settings: Settings, transport_options: dict[str, Any]) -> None:
+    """WAL mode on the broker file, kombu's tables made once, and a quicker poll.
 
+    kombu creates its tables on first use; web, worker and beat starting together on a new
+    file could each try, and the loser fails. A file lock makes the first one do it alone.
     kombu passes every transport option to ``create_engine``, so the polling interval, which
     sets how soon a worker sees a new message, can only be set on the transport class.
     """
+    from kombu import Connection
     from kombu.transport.sqlalchemy import Transport
 
     Transport.polling_interval = SQLITE_BROKER_POLL_SECONDS
-    with sqlite3.connect(sqlite_broker_path(settings), timeout=30) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
+    path = sqlite_broker_path(settings)
+    with open(path + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with sqlite3.connect(path, timeout=30) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+        with Connection(settings.broker_url, transport_options=transport_options) as broker:
+            broker.default_channel  # noqa: B018 - opening the channel creates the tables
 
 
 def celery_init_app(app: Flask, settings: Settings) -> Celery:
@@ -88,10 +97,11 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
+    config = celery_config(settings)
     if settings.is_sqlite_broker:
-        prepare_sqlite_broker(settings)
+        prepare_sqlite_broker(settings, config["broker_transport_options"])
     celery = Celery(app.name, task_cls=FlaskTask)
-    celery.config_from_object(celery_config(settings))
+    celery.config_from_object(config)
     celery.set_default()
     app.extensions["celery"] = celery
     return celery

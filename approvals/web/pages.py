@@ -74,8 +74,14 @@ def _closed_page(state: LinkState) -> Response:
     )
 
 
+def _printable(text: str) -> str:
+    """Drop control characters (NUL cannot be stored) but keep line breaks and tabs."""
+    return "".join(c for c in text if c.isprintable() or c in "\n\t")
+
+
 def _option_arg(raw: str | None) -> int | None:
-    return int(raw) if raw is not None and raw.isdigit() and len(raw) < 6 else None
+    # ASCII digits only: str.isdigit() also accepts "²" and "①", which int() refuses.
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 6 else None
 
 
 @bp.route("/respond/<token>", methods=["GET"])
@@ -123,7 +129,7 @@ def confirm(token: str) -> Response:
             "This answer did not come from the "
             "confirmation page. Open the button in the email again and press Confirm.",
         )
-    comment = request.form.get("comment", "").strip()[:MAX_COMMENT]
+    comment = _printable(request.form.get("comment", "")).strip()[:MAX_COMMENT]
     with runtime.db.session() as session:
         state = record_response(
             session,

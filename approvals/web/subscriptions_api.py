@@ -22,7 +22,7 @@ from approvals.web import presenters
 from approvals.web.auth import require_client
 from approvals.web.enqueue import enqueue
 from approvals.web.request_db import request_transaction
-from approvals.web.validation import parse_json, validate_body
+from approvals.web.validation import parse_json, read_body, validate_body
 from worker.celery_app import SEND_RECIPIENT_MAIL
 
 bp = Blueprint("subscriptions", __name__)
@@ -35,7 +35,7 @@ MAX_IDEMPOTENCY_KEY = 255
 @bp.post(f"/{KINDS}/$subscriptions")
 def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     runtime = current_runtime()
-    body = parse_json(request.get_data())
+    body = parse_json(read_body(runtime.settings.max_request_bytes))
     subscription_request = validate_body(REQUEST_MODELS[kind], body)
     key = request.headers.get("Idempotency-Key") or None
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:

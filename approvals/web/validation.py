@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
+from flask import request
 from pydantic import BaseModel, ValidationError
 
-from approvals.errors import ApprovalsError, BadRequest, Unprocessable
+from approvals.errors import ApprovalsError, BadRequest, PayloadTooLarge, Unprocessable
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -20,18 +21,72 @@ _BAD_REQUEST_CODES = {
 }
 
 
+# Deeper than any real request; deep enough nesting would exhaust Python's recursion later.
+MAX_JSON_DEPTH = 32
+
+
+def read_body(max_bytes: int) -> bytes:
+    """The request body, refusing more than ``max_bytes`` even when it arrives chunked.
+
+    With a Content-Length Werkzeug refuses an oversized body itself; a chunked body it would
+    silently cut at the limit, so that one is read here and measured.
+    """
+    if request.content_length is not None:
+        return request.get_data()
+    data = request.environ["wsgi.input"].read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
+    return data
+
+
 def parse_json(raw: bytes) -> Any:
-    """The body as JSON; anything that is not UTF-8 JSON is a 400, never a 500."""
-    if not raw.strip():
+    """The body as UTF-8 JSON; anything else is a 400, never a 500."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the request body is not UTF-8: {exc}", code="malformed_json") from None
+    if not text.strip():
         raise BadRequest(
             "the request body is empty; a JSON object is required", code="malformed_json"
         )
     try:
-        return json.loads(raw)
+        body = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise BadRequest(
             f"the request body is not valid JSON: {exc}", code="malformed_json"
         ) from None
+    _check_values(body)
+    return body
+
+
+def _check_values(body: Any) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH, NUL characters and lone surrogates.
+
+    NUL cannot be stored in PostgreSQL text nor sent in a mail header, and a lone surrogate
+    (from a ``\\ud800`` escape) cannot be encoded at all; both would fail much later.
+    """
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(
+                f"the request body is nested deeper than {MAX_JSON_DEPTH} levels",
+                code="malformed_json",
+            )
+        if isinstance(value, dict):
+            stack.extend((key, depth) for key in value)
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise BadRequest("text must not contain NUL characters", code="invalid_characters")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadRequest(
+                    "text must not contain lone surrogates", code="invalid_characters"
+                ) from None
 
 
 def _error_for(error: dict[str, Any]) -> ApprovalsError:
