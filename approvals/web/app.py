@@ -6,8 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, render_template, request
 from flask_limiter import RateLimitExceeded
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import templates
@@ -73,6 +74,18 @@ def _register_error_handlers(app: Flask) -> None:
         if isinstance(error, RateLimitExceeded):
             headers["Retry-After"] = str(retry_after_seconds(error))
         return body, error.code or 500, headers
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError) -> tuple[dict[str, Any], int, dict[str, str]]:
+        # A dropped or restarted database: nothing of this request was kept; say when to retry.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        if request.path.startswith("/respond/"):
+            lines = ["Nothing was recorded. Please go back and press the button again."]
+            page = render_template("pages/message.html", title="Please try again", lines=lines)
+            return page, 503, {"Retry-After": "1"}  # type: ignore[return-value]
+        message = "the database is unavailable for a moment; retry (with the same Idempotency-Key)"
+        body = {"error": {"code": "database_unavailable", "message": message, "field": None}}
+        return body, 503, {"Retry-After": "1"}
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[dict[str, Any], int]:

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Connection, select, update
 
 from approvals.runtime import Runtime
 from approvals.store.claims import expected_message_at, owed_now, take_for_enqueue
-from approvals.store.models import Recipient, Subscription, utcnow
+from approvals.store.models import Recipient, Response, Subscription, utcnow
 from worker.mail.backends import MailBackend, MailError, PermanentMailError
 from worker.mail.message import Attachment, MailContent, OptionLink, build_message
 
@@ -104,16 +104,25 @@ def send_to_recipient(runtime: Runtime, backend: MailBackend, recipient_id: str)
             )
         ).one()
         if subscription.status != "pending":
-            # Answered, cancelled or expired before this mail went out: nobody needs it now.
-            conn.execute(
-                update(Recipient)
-                .where(Recipient.id == recipient_id)
-                .values(
-                    email_status="cancelled",
-                    email_error=f"not sent: subscription {subscription.status}",
-                )
+            answered_at = conn.scalar(
+                select(Response.responded_at).where(Response.recipient_id == recipient_id)
             )
-            return SendOutcome("cancelled")
+            if answered_at is not None:
+                # A worker died after the server took this mail and before it said so, and the
+                # recipient has answered through it since: it was certainly sent.
+                values: dict[str, Any] = {
+                    "email_status": "sent",
+                    "sent_at": answered_at,
+                    "email_error": None,
+                }
+            else:
+                # Answered, cancelled or expired before this mail went out: nobody needs it.
+                values = {
+                    "email_status": "cancelled",
+                    "email_error": f"not sent: subscription {subscription.status}",
+                }
+            conn.execute(update(Recipient).where(Recipient.id == recipient_id).values(**values))
+            return SendOutcome(values["email_status"])
     content = compose(
         runtime,
         claimed.subscription_id,
