@@ -40,6 +40,17 @@ def make_engine(url: str, *, durable_commits: bool = True) -> Engine:
     )
 
 
+@contextmanager
+def committing(session: Session) -> Iterator[Session]:
+    """Commit ``session`` when the block succeeds, roll it back when anything escapes."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
 class Database:
     """One engine and its session factory, shared by everything in a process."""
 
@@ -53,11 +64,8 @@ class Database:
         """A session that commits on success and rolls back on any error."""
         session = self.sessions()
         try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+            with committing(session):
+                yield session
         finally:
             session.close()
 

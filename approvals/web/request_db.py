@@ -13,6 +13,7 @@ from flask import g
 from sqlalchemy.orm import Session
 
 from approvals.runtime import current_runtime
+from approvals.store.db import committing
 
 
 def request_session() -> Session:
@@ -25,13 +26,8 @@ def request_session() -> Session:
 @contextmanager
 def request_transaction() -> Iterator[Session]:
     """The request's session; commits on success, rolls back on any error."""
-    session = request_session()
-    try:
+    with committing(request_session()) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def close_request_session(_error: BaseException | None = None) -> None:
