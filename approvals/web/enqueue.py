@@ -8,6 +8,7 @@ due in the database and the beat sweeper finds it (DESIGN 4).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
@@ -16,16 +17,22 @@ import threading
 from celery import Celery
 from flask import current_app
 
+from worker.celery_app import DELIVER_CALLBACK
+
 log = logging.getLogger(__name__)
 
-_pending: queue.SimpleQueue[tuple[Celery, str, tuple[str, ...]]] = queue.SimpleQueue()
+# Callbacks go out before mail: a person who just confirmed should not wait behind the mail of
+# thousands of new subscriptions still waiting to be published.
+URGENT = frozenset({DELIVER_CALLBACK})
+_pending: queue.PriorityQueue[tuple[int, int, Celery, str, tuple[str, ...]]] = queue.PriorityQueue()
+_order = itertools.count()
 _publisher_pid: int | None = None
 _lock = threading.Lock()
 
 
 def _publish_forever() -> None:
     while True:
-        celery, name, args = _pending.get()
+        _, _, celery, name, args = _pending.get()
         try:
             celery.send_task(name, args=args, retry=False)
         except Exception:  # noqa: BLE001 - any broker failure is covered by the sweeper
@@ -45,4 +52,5 @@ def enqueue(task_name: str, *args: str) -> None:
             if _publisher_pid != os.getpid():
                 threading.Thread(target=_publish_forever, name="enqueue", daemon=True).start()
                 _publisher_pid = os.getpid()
-    _pending.put((current_app.extensions["celery"], task_name, args))
+    priority = 0 if task_name in URGENT else 1
+    _pending.put((priority, next(_order), current_app.extensions["celery"], task_name, args))
