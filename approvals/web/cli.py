@@ -18,6 +18,7 @@ from approvals.config import load_settings
 
 # How long `approvals run` gives its processes to finish their work after Ctrl-C.
 STOP_GRACE_SECONDS = 20
+RESTART_DELAY_SECONDS = 1.0
 
 
 def _db():  # type: ignore[no-untyped-def]
@@ -108,11 +109,12 @@ def run(host: str, port: int | None) -> None:
         os.environ, APPROVALS_PORT=str(port), APPROVALS_INSTANCE_PATH=str(settings.instance_path)
     )
     me = [sys.executable, "-P", "-m", "approvals.web.cli"]
-    children = [
-        subprocess.Popen([*me, "web", "--host", host, "--port", str(port)], env=env),
-        subprocess.Popen([*me, "worker"], env=env),
-        subprocess.Popen([*me, "beat"], env=env),
+    commands = [
+        [*me, "web", "--host", host, "--port", str(port)],
+        [*me, "worker"],
+        [*me, "beat"],
     ]
+    children = [subprocess.Popen(command, env=env) for command in commands]
     base = env.get("APPROVALS_BASE_URL") or f"http://{host}:{port}"
     click.echo(
         f"approvals is running at {base} (data in {settings.instance_path}); Ctrl-C stops it"
@@ -125,9 +127,16 @@ def run(host: str, port: int | None) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    while not stopping and all(child.poll() is None for child in children):
+    while not stopping:
         time.sleep(0.2)
-    code = 0 if stopping else 1
+        for index, child in enumerate(children):
+            if child.poll() is not None and not stopping:
+                # Like a process supervisor: a crashed process (say, a worker that lost its
+                # broker) comes back; what it was doing is owed in the database.
+                click.echo(f"{commands[index][4]} exited ({child.returncode}); restarting it")
+                time.sleep(RESTART_DELAY_SECONDS)
+                children[index] = subprocess.Popen(commands[index], env=env)
+    code = 0
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)

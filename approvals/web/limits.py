@@ -32,6 +32,9 @@ def init_limits(app: Flask, settings: Settings, api: list[Blueprint], pages: Blu
         # X-RateLimit-* headers cost a storage round trip on every request; a 429 still says
         # when to come back (Retry-After, set where errors become responses).
         headers_enabled=False,
+        # Redis down or restarting must not take the API down with it: count in memory meanwhile.
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
         strategy="fixed-window",
     )
     for blueprint in api:
