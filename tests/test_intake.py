@@ -7,9 +7,7 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
-from approvals.store.models import Subscription
 from tests.support.api import APPROVAL, OPTIONS, ApiUser
 from tests.support.stack import Stack
 
@@ -18,15 +16,6 @@ HOOK = "https://hooks.example.com/approvals"
 
 def body(to: str = "ann@example.com", **message: object) -> dict[str, object]:
     return {"NotificationUrl": HOOK, "Message": {"To": to, **message}}
-
-
-def count_subscriptions(stack: Stack, client_id: str) -> int:
-    with stack.db.session() as session:
-        return session.scalar(
-            select(func.count())
-            .select_from(Subscription)
-            .where(Subscription.client_id == client_id)
-        )
 
 
 def test_approval_request_is_accepted_with_connector_defaults(api: ApiUser) -> None:
@@ -151,7 +140,7 @@ def test_bad_input_gets_a_clear_error_and_saves_nothing(
     assert error["code"] == code
     assert error["field"] == field
     assert error["message"]
-    assert count_subscriptions(stack, api.id) == 0
+    assert stack.subscription_count(api.id) == 0
 
 
 @pytest.mark.parametrize(
@@ -162,7 +151,7 @@ def test_malformed_bodies_get_400_not_500(stack: Stack, api: ApiUser, raw: bytes
     response = api.http.post(APPROVAL, content=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] in {"malformed_json", "invalid_type"}
-    assert count_subscriptions(stack, api.id) == 0
+    assert stack.subscription_count(api.id) == 0
 
 
 def test_body_over_the_size_limit_gets_413(stack: Stack, api: ApiUser) -> None:
@@ -170,7 +159,7 @@ def test_body_over_the_size_limit_gets_413(stack: Stack, api: ApiUser) -> None:
     response = api.http.post(APPROVAL, json=huge)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
-    assert count_subscriptions(stack, api.id) == 0
+    assert stack.subscription_count(api.id) == 0
 
 
 def test_repeated_idempotency_key_returns_the_first_answer(stack: Stack, api: ApiUser) -> None:
@@ -180,7 +169,7 @@ def test_repeated_idempotency_key_returns_the_first_answer(stack: Stack, api: Ap
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert count_subscriptions(stack, api.id) == 1
+    assert stack.subscription_count(api.id) == 1
     other = api.http.post(APPROVAL, json=body("zed@example.com"), headers=key)
     assert other.status_code == 422
     assert other.json()["error"]["code"] == "idempotency_key_reused"

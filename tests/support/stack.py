@@ -104,6 +104,19 @@ class Stack:
         )
         return created, http
 
+    def subscription_count(self, client_id: str) -> int:
+        """How many subscriptions a client has in the database: bad input must add none."""
+        from sqlalchemy import func, select
+
+        from approvals.store.models import Subscription
+
+        with self.db.session() as session:
+            return session.scalar(
+                select(func.count())
+                .select_from(Subscription)
+                .where(Subscription.client_id == client_id)
+            )
+
     def logs(self) -> str:
         return "\n".join(
             f"--- {p.command[0]} ---\n{p.log_tail()}" for p in (self.web, self.worker, self.beat)
