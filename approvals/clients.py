@@ -99,14 +99,18 @@ def client_signing_secrets(
     )
 
 
-def authenticate(session: Session, key: str) -> ApiClient | None:
-    """The active client holding ``key``, or None."""
+def authenticate(session: Session, key: str) -> str | None:
+    """The id of the active client holding ``key``, or None.
+
+    Asked on every API request, so it reads one column and builds no ORM object.
+    """
     if not key:
         return None
-    client = session.scalar(select(ApiClient).where(ApiClient.key_hash == hash_key(key)))
-    if client is None or client.revoked_at is not None:
-        return None
-    return client
+    return session.scalar(
+        select(ApiClient.id).where(
+            ApiClient.key_hash == hash_key(key), ApiClient.revoked_at.is_(None)
+        )
+    )
 
 
 def list_clients(session: Session) -> list[ApiClient]:

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,43 +52,45 @@ def create_subscription(
             return previous, []
     now = utcnow()
     message = request.Message
-    subscription = Subscription(
-        client_id=client_id,
-        kind=kind,
-        notification_url=request.NotificationUrl,
-        message=message.model_dump(mode="json"),
-        options=message.option_list(),
-        status=OPEN,
-        created_at=now,
-        expires_at=now + expiry,
-    )
-    subscription.id = new_id()
-    session.add(subscription)
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "client_id": client_id,
+        "kind": kind,
+        "notification_url": request.NotificationUrl,
+        "message": message.model_dump(mode="json"),
+        "options": message.option_list(),
+        "status": OPEN,
+        "created_at": now,
+        "expires_at": now + expiry,
+    }
     recipients = [
-        Recipient(
-            id=new_id(),
-            subscription_id=subscription.id,
-            position=position,
-            address=address,
-            email_status="due",
-            email_next_at=now,
-            email_enqueued_at=now,  # the web enqueues it right after the commit
-        )
+        {
+            "id": new_id(),
+            "subscription_id": values["id"],
+            "position": position,
+            "address": address,
+            "email_status": "due",
+            "email_attempts": 0,
+            "email_next_at": now,
+            "email_enqueued_at": now,  # the web enqueues it right after the commit
+        }
         for position, address in enumerate(message.recipients())
     ]
-    session.add_all(recipients)
-    session.flush()  # rows before the idempotency record that points at them
+    # Plain INSERTs, not the unit of work: intake is the hottest path, and these rows are
+    # written once here and never read back in this request.
+    session.execute(insert(Subscription.__table__), [values])
+    session.execute(insert(Recipient.__table__), recipients)
     if idempotency_key:
-        session.add(
-            IdempotencyRecord(
-                client_id=client_id,
-                key=idempotency_key,
-                request_hash=fingerprint,
-                subscription_id=subscription.id,
-            )
-        )
         try:
-            session.flush()
+            session.execute(
+                insert(IdempotencyRecord).values(
+                    client_id=client_id,
+                    key=idempotency_key,
+                    request_hash=fingerprint,
+                    subscription_id=values["id"],
+                    created_at=now,
+                )
+            )
         except IntegrityError:
             # Another request with the same key won the race; answer with its subscription.
             session.rollback()
@@ -96,7 +98,7 @@ def create_subscription(
             if previous is None:
                 raise
             return previous, []
-    return subscription, [r.id for r in recipients]
+    return Subscription(**values), [r["id"] for r in recipients]
 
 
 def _replay(session: Session, client_id: str, key: str, fingerprint: str) -> Subscription | None:

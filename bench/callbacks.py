@@ -2,8 +2,9 @@
 
 Ours: with the worker stopped, N deliveries are written through the product's
 ``approvals.deliveries.create_delivery`` in one transaction and ``worker.tasks.deliver_callback``
-is enqueued for each id through a Celery app configured like the service's (not left to the beat
-sweeper, which waits a grace period and takes 500 rows per sweep). Then one worker process is
+is enqueued for them in batches of ``worker.celery_app.BATCH_SIZE`` ids, as the web's publisher
+and the sweeper send them, through a Celery app configured like the service's (not left to the
+beat sweeper, which waits a grace period). Then one worker process is
 started and the rate is taken from the receiver's arrival times, first to last.
 
 Baseline (``python -m bench.callbacks --url URL --bodies FILE``, a process of its own): the same
@@ -56,11 +57,13 @@ def make_deliveries(bench: Any, client_id: str, urls: list[str]) -> list[tuple[s
 
 
 def enqueue(app: Any, ids: list[str]) -> float:
-    """Publish one ``deliver_callback`` per id on one producer; seconds it took."""
+    """Publish ``deliver_callback`` for batches of ids on one producer; seconds it took."""
+    from worker.celery_app import batches
+
     began = time.perf_counter()
     with app.producer_or_acquire() as producer:
-        for delivery_id in ids:
-            app.send_task(DELIVER_TASK, args=(delivery_id,), producer=producer)
+        for batch in batches(ids):
+            app.send_task(DELIVER_TASK, args=(batch,), producer=producer)
     return time.perf_counter() - began
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import sqlite3
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,15 @@ SQLITE_BROKER_POLL_SECONDS = 0.2
 CALLBACK_QUEUE = "callbacks"
 MAIL_QUEUE = "mail"
 ALL_QUEUES = ("callbacks", "mail", "approvals")
+# Mail and callback tasks take a list of row ids, at most this many: a batch is claimed, sent
+# and recorded in a few statements, yet small enough to spread over the worker's threads.
+BATCH_SIZE = 20
+
+
+def batches(ids: Sequence[str], size: int = BATCH_SIZE) -> Iterator[list[str]]:
+    """``ids`` in order, in lists of at most ``size``."""
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Mapping
+from typing import Protocol
 
 from celery import Task, shared_task
 from flask import current_app
@@ -12,19 +15,39 @@ from approvals.runtime import Runtime, current_runtime
 from approvals.store.claims import MAX_COUNTDOWN_SECONDS
 from approvals.store.models import utcnow
 from approvals.subscriptions import expire_due
-from worker.celery_app import DELIVER_CALLBACK, SEND_RECIPIENT_MAIL, SWEEP_TASK
+from worker.celery_app import DELIVER_CALLBACK, SEND_RECIPIENT_MAIL, SWEEP_TASK, batches
 from worker.mail.backends import MailBackend, backend_for
-from worker.mail.sending import recipients_to_enqueue, send_to_recipient
-from worker.webhooks.delivery import deliver
+from worker.mail.sending import recipients_to_enqueue, send_batch
+from worker.webhooks.delivery import deliver_batch
 
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
 
 
-def _again_soon(task: Task, item_id: str, delay: float | None) -> None:
-    if delay is not None and delay <= MAX_COUNTDOWN_SECONDS:
-        task.apply_async(args=(item_id,), countdown=delay)
+class Retryable(Protocol):
+    status: str
+    retry_in: float | None
+
+
+def _again_soon(task: Task, outcomes: Mapping[str, Retryable]) -> None:
+    """Re-enqueue with a countdown what is due again soon; later retries wait for the sweeper."""
+    by_delay: dict[float, list[str]] = {}
+    for item_id, outcome in outcomes.items():
+        if outcome.retry_in is not None and outcome.retry_in <= MAX_COUNTDOWN_SECONDS:
+            by_delay.setdefault(outcome.retry_in, []).append(item_id)
+    for delay, ids in by_delay.items():
+        for batch in batches(ids):
+            task.apply_async(args=(batch,), countdown=delay)
+
+
+def _ids(value: str | list[str]) -> list[str]:
+    """A message carries a list of ids (one id alone, from before batches, is still read)."""
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _tally(outcomes: Mapping[str, Retryable]) -> dict[str, int]:
+    return dict(Counter(outcome.status for outcome in outcomes.values()))
 
 
 _backends: dict[int, MailBackend] = {}
@@ -39,18 +62,18 @@ def mail_backend(runtime: Runtime) -> MailBackend:
 
 
 @shared_task(bind=True, acks_late=True, name=SEND_RECIPIENT_MAIL)
-def send_recipient_mail(self: Task, recipient_id: str) -> str:
+def send_recipient_mail(self: Task, recipient_ids: str | list[str]) -> dict[str, int]:
     runtime = current_runtime()
-    outcome = send_to_recipient(runtime, mail_backend(runtime), recipient_id)
-    _again_soon(self, recipient_id, outcome.retry_in)
-    return outcome.status
+    outcomes = send_batch(runtime, mail_backend(runtime), _ids(recipient_ids))
+    _again_soon(self, outcomes)
+    return _tally(outcomes)
 
 
 @shared_task(bind=True, acks_late=True, name=DELIVER_CALLBACK)
-def deliver_callback(self: Task, delivery_id: str) -> str:
-    outcome = deliver(current_runtime(), delivery_id)
-    _again_soon(self, delivery_id, outcome.retry_in)
-    return outcome.status
+def deliver_callback(self: Task, delivery_ids: str | list[str]) -> dict[str, int]:
+    outcomes = deliver_batch(current_runtime(), _ids(delivery_ids))
+    _again_soon(self, outcomes)
+    return _tally(outcomes)
 
 
 @shared_task(acks_late=True, name=SWEEP_TASK)
@@ -69,10 +92,10 @@ def sweep() -> dict[str, int]:
             conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
         )
     with current_app.extensions["celery"].producer_or_acquire() as producer:
-        for delivery_id in delivery_ids:
-            deliver_callback.apply_async((delivery_id,), producer=producer)
-        for recipient_id in recipient_ids:
-            send_recipient_mail.apply_async((recipient_id,), producer=producer)
+        for batch in batches(delivery_ids):
+            deliver_callback.apply_async((batch,), producer=producer)
+        for batch in batches(recipient_ids):
+            send_recipient_mail.apply_async((batch,), producer=producer)
     if expired or recipient_ids or delivery_ids:
         log.info(
             "sweep: expired %d, mail %d, callbacks %d",

@@ -15,7 +15,7 @@ def require_client() -> None:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("an 'Authorization: Bearer <api key>' header is required")
-    client = authenticate(request_session(), key.strip())
-    if client is None:
+    client_id = authenticate(request_session(), key.strip())
+    if client_id is None:
         raise Unauthorized("unknown or revoked API key")
-    g.client_id = client.id
+    g.client_id = client_id

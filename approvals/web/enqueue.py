@@ -1,7 +1,9 @@
 """Hand work to the broker after the transaction that made it necessary has committed.
 
 Publishing happens on a background thread of the web process, so a request never waits for
-the broker (on the embedded SQLite broker a publish costs as much as the whole request). A
+the broker (on the embedded SQLite broker a publish costs as much as the whole request). The
+thread takes everything waiting at once and sends one message per task and batch of ids, so
+under load a message carries many rows and the broker sees a fraction of the requests. A
 publish that fails or never happens (the process died) is only delayed: the row is already
 due in the database and the beat sweeper finds it (DESIGN 4).
 """
@@ -17,35 +19,54 @@ import threading
 from celery import Celery
 from flask import current_app
 
-from worker.celery_app import DELIVER_CALLBACK
+from worker.celery_app import DELIVER_CALLBACK, batches
 
 log = logging.getLogger(__name__)
 
 # Callbacks go out before mail: a person who just confirmed should not wait behind the mail of
 # thousands of new subscriptions still waiting to be published.
 URGENT = frozenset({DELIVER_CALLBACK})
-_pending: queue.PriorityQueue[tuple[int, int, Celery, str, tuple[str, ...]]] = queue.PriorityQueue()
+# The most ids one pass of the publisher takes off the queue.
+MAX_PASS = 500
+_pending: queue.PriorityQueue[tuple[int, int, Celery, str, str]] = queue.PriorityQueue()
 _order = itertools.count()
 _publisher_pid: int | None = None
 _lock = threading.Lock()
 
 
+def _take_waiting() -> dict[tuple[Celery, str], list[str]]:
+    """Block for one id, then take what else is waiting, grouped by task, urgent first."""
+    groups: dict[tuple[Celery, str], list[str]] = {}
+    item = _pending.get()
+    for _ in range(MAX_PASS):
+        _, _, celery, name, item_id = item
+        groups.setdefault((celery, name), []).append(item_id)
+        try:
+            item = _pending.get_nowait()
+        except queue.Empty:
+            break
+    else:
+        _pending.put(item)
+    return groups
+
+
 def _publish_forever() -> None:
     while True:
-        _, _, celery, name, args = _pending.get()
-        try:
-            celery.send_task(name, args=args, retry=False)
-        except Exception:  # noqa: BLE001 - any broker failure is covered by the sweeper
-            log.warning(
-                "could not enqueue %s%r; the sweeper will pick it up",
-                name,
-                args,
-                exc_info=True,
-            )
+        for (celery, name), ids in _take_waiting().items():
+            for batch in batches(ids):
+                try:
+                    celery.send_task(name, args=(batch,), retry=False)
+                except Exception:  # noqa: BLE001 - any broker failure is covered by the sweeper
+                    log.warning(
+                        "could not enqueue %s for %d rows; the sweeper will pick them up",
+                        name,
+                        len(batch),
+                        exc_info=True,
+                    )
 
 
-def enqueue(task_name: str, *args: str) -> None:
-    """Publish the task named ``task_name`` with ``args`` soon, without waiting for the broker."""
+def enqueue(task_name: str, item_id: str) -> None:
+    """Have the task named ``task_name`` look at row ``item_id`` soon, without waiting."""
     global _publisher_pid
     if _publisher_pid != os.getpid():  # first use in this (possibly forked) process
         with _lock:
@@ -53,4 +74,4 @@ def enqueue(task_name: str, *args: str) -> None:
                 threading.Thread(target=_publish_forever, name="enqueue", daemon=True).start()
                 _publisher_pid = os.getpid()
     priority = 0 if task_name in URGENT else 1
-    _pending.put((priority, next(_order), current_app.extensions["celery"], task_name, args))
+    _pending.put((priority, next(_order), current_app.extensions["celery"], task_name, item_id))

@@ -48,7 +48,7 @@ def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
             request=subscription_request,
             expiry=timedelta(days=runtime.settings.expiry_days),
             idempotency_key=key,
-            fingerprint=request_fingerprint([kind, body]),
+            fingerprint=request_fingerprint([kind, body]) if key else "",
         )
         answer = presenters.subscription_created(subscription, runtime.settings.base_url)
     for recipient_id in recipient_ids:

@@ -1,13 +1,15 @@
-"""Send one recipient their email, exactly once as far as the service's own retries go.
+"""Send recipients their email, exactly once as far as the service's own retries go.
 
-The recipient row is claimed by compare-and-set before sending and marked sent right after, so
-a mail is sent twice only if the worker dies between the server's "250 OK" and that commit.
+Recipient rows are claimed by compare-and-set before sending and marked sent right after (a
+few at a time), so a mail is sent twice only if the worker dies between the server's "250 OK"
+and that commit.
 """
 
 from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -81,89 +83,137 @@ def _retry_delay(schedule: tuple[float, ...], attempts: int) -> float | None:
     return schedule[attempts] * random.uniform(0.8, 1.2)
 
 
-def send_to_recipient(runtime: Runtime, backend: MailBackend, recipient_id: str) -> SendOutcome:
-    """Claim, render, send and record one recipient's email."""
+# "Sent" is written after every this many messages of a batch, so a worker killed mid-batch
+# sends at most this many mails twice.
+RECORD_EVERY = 10
+
+
+def send_batch(
+    runtime: Runtime, backend: MailBackend, recipient_ids: Sequence[str]
+) -> dict[str, SendOutcome]:
+    """Claim, render, send and record the emails of ``recipient_ids``; an outcome for each.
+
+    One statement claims the batch and one reads its subscriptions; the mails then go out one
+    after another on this thread's connection, and "sent" is recorded for several at once.
+    """
     now = utcnow()
-    settings = runtime.settings
+    outcomes = {recipient_id: SendOutcome("skipped") for recipient_id in recipient_ids}
     with runtime.db.engine.begin() as conn:
         claimed = conn.execute(
             update(Recipient)
-            .where(Recipient.id == recipient_id, claimable(now, settings.claim_timeout))
+            .where(
+                Recipient.id.in_(list(recipient_ids)),
+                claimable(now, runtime.settings.claim_timeout),
+            )
             .values(
                 email_status="sending",
                 email_claimed_at=now,
                 email_attempts=Recipient.email_attempts + 1,
             )
-            .returning(Recipient.subscription_id, Recipient.address, Recipient.email_attempts)
-        ).first()
-        if claimed is None:
-            return SendOutcome("skipped")
-        subscription = conn.execute(
-            select(Subscription.status, Subscription.options, Subscription.message).where(
-                Subscription.id == claimed.subscription_id
+            .returning(
+                Recipient.id,
+                Recipient.subscription_id,
+                Recipient.address,
+                Recipient.email_attempts,
             )
-        ).one()
-        if subscription.status != "pending":
-            answered_at = conn.scalar(
-                select(Response.responded_at).where(Response.recipient_id == recipient_id)
+        ).all()
+        if not claimed:
+            return outcomes
+        subscriptions = {
+            row.id: row
+            for row in conn.execute(
+                select(
+                    Subscription.id, Subscription.status, Subscription.options, Subscription.message
+                ).where(Subscription.id.in_({c.subscription_id for c in claimed}))
             )
-            if answered_at is not None:
-                # A worker died after the server took this mail and before it said so, and the
-                # recipient has answered through it since: it was certainly sent.
-                values: dict[str, Any] = {
-                    "email_status": "sent",
-                    "sent_at": answered_at,
-                    "email_error": None,
-                }
+        }
+        to_send = []
+        for claim in claimed:
+            subscription = subscriptions[claim.subscription_id]
+            if subscription.status == "pending":
+                to_send.append((claim, subscription))
             else:
-                # Answered, cancelled or expired before this mail went out: nobody needs it.
-                values = {
-                    "email_status": "cancelled",
-                    "email_error": f"not sent: subscription {subscription.status}",
-                }
-            conn.execute(update(Recipient).where(Recipient.id == recipient_id).values(**values))
-            return SendOutcome(values["email_status"])
-    content = compose(
-        runtime,
-        claimed.subscription_id,
-        subscription.options,
-        subscription.message,
-        recipient_id,
-        claimed.address,
-    )
-    attempts = claimed.email_attempts
-    try:
-        backend.send(build_message(content), recipient_id=recipient_id)
-    except MailError as exc:
-        delay = (
-            None
-            if isinstance(exc, PermanentMailError)
-            else _retry_delay(settings.mail_retry_schedule, attempts)
+                outcomes[claim.id] = _not_needed(conn, claim.id, subscription.status)
+    sent: list[str] = []
+    for claim, subscription in to_send:
+        content = compose(
+            runtime,
+            claim.subscription_id,
+            subscription.options,
+            subscription.message,
+            claim.id,
+            claim.address,
         )
-        with runtime.db.session() as session:
-            values: dict[str, object] = {"email_error": str(exc)[:2000]}
-            if delay is None:
-                values["email_status"] = "failed"
-            else:
-                next_at = utcnow() + timedelta(seconds=delay)
-                values.update(
-                    email_status="due",
-                    email_next_at=next_at,
-                    email_enqueued_at=expected_message_at(next_at, delay),
-                )
-            session.execute(
-                update(Recipient)
-                .where(Recipient.id == recipient_id, Recipient.email_status == "sending")
-                .values(**values)
-            )
-        return SendOutcome("failed") if delay is None else SendOutcome("retry", delay)
+        try:
+            backend.send(build_message(content), recipient_id=claim.id)
+        except MailError as exc:
+            outcomes[claim.id] = _record_failure(runtime, claim.id, claim.email_attempts, exc)
+            continue
+        sent.append(claim.id)
+        outcomes[claim.id] = SendOutcome("sent")
+        if len(sent) >= RECORD_EVERY:
+            _record_sent(runtime, sent)
+            sent = []
+    _record_sent(runtime, sent)
+    return outcomes
+
+
+def _not_needed(conn: Connection, recipient_id: str, status: str) -> SendOutcome:
+    """Settle a claimed mail whose subscription is no longer pending."""
+    answered_at = conn.scalar(
+        select(Response.responded_at).where(Response.recipient_id == recipient_id)
+    )
+    if answered_at is not None:
+        # A worker died after the server took this mail and before it said so, and the
+        # recipient has answered through it since: it was certainly sent.
+        values: dict[str, Any] = {
+            "email_status": "sent",
+            "sent_at": answered_at,
+            "email_error": None,
+        }
+    else:
+        # Answered, cancelled or expired before this mail went out: nobody needs it.
+        values = {"email_status": "cancelled", "email_error": f"not sent: subscription {status}"}
+    conn.execute(update(Recipient).where(Recipient.id == recipient_id).values(**values))
+    return SendOutcome(values["email_status"])
+
+
+def _record_failure(
+    runtime: Runtime, recipient_id: str, attempts: int, exc: MailError
+) -> SendOutcome:
+    delay = (
+        None
+        if isinstance(exc, PermanentMailError)
+        else _retry_delay(runtime.settings.mail_retry_schedule, attempts)
+    )
+    values: dict[str, object] = {"email_error": str(exc)[:2000]}
+    if delay is None:
+        values["email_status"] = "failed"
+    else:
+        next_at = utcnow() + timedelta(seconds=delay)
+        values.update(
+            email_status="due",
+            email_next_at=next_at,
+            email_enqueued_at=expected_message_at(next_at, delay),
+        )
     with runtime.db.engine.begin() as conn:
         conn.execute(
             update(Recipient)
-            .where(Recipient.id == recipient_id)
+            .where(Recipient.id == recipient_id, Recipient.email_status == "sending")
+            .values(**values)
+        )
+    return SendOutcome("failed") if delay is None else SendOutcome("retry", delay)
+
+
+def _record_sent(runtime: Runtime, recipient_ids: list[str]) -> None:
+    if not recipient_ids:
+        return
+    with runtime.db.engine.begin() as conn:
+        conn.execute(
+            update(Recipient)
+            .where(Recipient.id.in_(recipient_ids))
             .values(email_status="sent", sent_at=utcnow(), email_error=None)
         )
-    return SendOutcome("sent")
 
 
 def recipients_to_enqueue(

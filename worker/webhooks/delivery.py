@@ -1,4 +1,4 @@
-"""Deliver one due delivery: claim it, sign it, POST it, log the attempt, schedule the next.
+"""Deliver due deliveries: claim them, sign them, POST them, log the attempts, schedule the next.
 
 The schedule lives in the row (``next_attempt_at``); a beat sweeper re-enqueues due rows, so
 neither a lost broker message nor a killed worker loses a callback.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -124,46 +126,99 @@ class HostSlots:
     """At most ``limit`` requests in flight per receiver (host and port) in this process.
 
     A slow receiver then holds a few threads, never the whole pool, so callbacks to everyone
-    else keep flowing; a delivery that finds its host busy is put back, due a moment later.
+    else keep flowing. A request waits a moment for a slot; a delivery that still finds its
+    host busy is put back, due a moment later.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._freed = threading.Condition()
         self._busy: dict[str, int] = {}
 
-    def acquire(self, host: str, limit: int) -> bool:
-        with self._lock:
-            if self._busy.get(host, 0) >= limit:
+    def acquire(self, host: str, limit: int, timeout: float = 0.0) -> bool:
+        with self._freed:
+            if not self._freed.wait_for(lambda: self._busy.get(host, 0) < limit, timeout):
                 return False
             self._busy[host] = self._busy.get(host, 0) + 1
             return True
 
     def release(self, host: str) -> None:
-        with self._lock:
+        with self._freed:
             self._busy[host] -= 1
             if not self._busy[host]:
                 del self._busy[host]
+            self._freed.notify_all()
 
 
 host_slots = HostSlots()
-# How soon a delivery put back for a busy host is tried again.
+# How long a request waits for its receiver to have a free slot before it is put back, and
+# how soon a delivery put back for a busy host is tried again.
+HOST_SLOT_WAIT_SECONDS = 0.25
 BUSY_HOST_DELAY_SECONDS = 0.5
+# Attempts are written after every this many requests to one receiver, so a worker killed in
+# the middle of a batch repeats at most this many callbacks (with the same webhook-id).
+RECORD_EVERY = 10
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
-def deliver(runtime: Runtime, delivery_id: str) -> DeliveryOutcome:
-    """Make one attempt at a due delivery, if this worker wins the claim.
+def receivers_pool() -> ThreadPoolExecutor:
+    """Threads that call the receivers of one batch side by side, one receiver each."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="receivers")
+        return _pool
 
-    Three statements in all: claim and read (UPDATE ... RETURNING), the secrets and the
-    subscription's state, then the attempt and the new state in one transaction.
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this worker has claimed, with what it takes to sign and send it."""
+
+    id: str
+    url: str
+    payload: str
+    webhook_id: str
+    attempt_number: int
+    secrets: list[str]
+
+
+def deliver_batch(runtime: Runtime, delivery_ids: Sequence[str]) -> dict[str, DeliveryOutcome]:
+    """Make one attempt at each due delivery of ``delivery_ids`` this worker can claim.
+
+    One transaction claims them and reads what they need; the receivers are then called side
+    by side (one after another for each receiver, over its kept connection), and each
+    receiver's attempts are recorded a batch at a time.
     """
-    settings = runtime.settings
+    outcomes = {delivery_id: DeliveryOutcome("skipped") for delivery_id in delivery_ids}
+    by_host: dict[str, list[Claimed]] = {}
+    for item in _claim(runtime, delivery_ids, outcomes):
+        by_host.setdefault(urlsplit(item.url).netloc, []).append(item)
+    groups = list(by_host.items())
+    if not groups:
+        return outcomes
+    others = [receivers_pool().submit(_deliver_to_host, runtime, *group) for group in groups[1:]]
+    outcomes.update(_deliver_to_host(runtime, *groups[0]))
+    for future in others:
+        outcomes.update(future.result())
+    return outcomes
+
+
+def _claim(
+    runtime: Runtime, delivery_ids: Sequence[str], outcomes: dict[str, DeliveryOutcome]
+) -> list[Claimed]:
+    """Claim what is due, drop what a cancelled or expired subscription no longer owes."""
     now = utcnow()
     with runtime.db.engine.begin() as conn:
-        row = conn.execute(
+        rows = conn.execute(
             update(Delivery)
-            .where(Delivery.id == delivery_id, claimable(now, settings.claim_timeout))
+            .where(
+                Delivery.id.in_(list(delivery_ids)),
+                claimable(now, runtime.settings.claim_timeout),
+            )
             .values(status="delivering", claimed_at=now, attempt_count=Delivery.attempt_count + 1)
             .returning(
+                Delivery.id,
                 Delivery.url,
                 Delivery.payload,
                 Delivery.webhook_id,
@@ -171,109 +226,179 @@ def deliver(runtime: Runtime, delivery_id: str) -> DeliveryOutcome:
                 Delivery.client_id,
                 Delivery.subscription_id,
             )
-        ).first()
-        if row is None:
-            return DeliveryOutcome("skipped")
-        client = conn.execute(
+        ).all()
+        if not rows:
+            return []
+        subscription_ids = {row.subscription_id for row in rows} - {None}
+        closed = set(
+            conn.scalars(
+                select(Subscription.id).where(
+                    Subscription.id.in_(subscription_ids),
+                    Subscription.status.in_(("cancelled", "expired")),
+                )
+            )
+            if subscription_ids
+            else ()
+        )
+        dropped = [row.id for row in rows if row.subscription_id in closed]
+        if dropped:
+            conn.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(dropped))
+                .values(status="dropped", finished_at=now, next_attempt_at=None)
+            )
+            outcomes.update((delivery_id, DeliveryOutcome("dropped")) for delivery_id in dropped)
+        clients = conn.execute(
             select(
+                ApiClient.id,
                 ApiClient.webhook_secret,
                 ApiClient.previous_webhook_secret,
                 ApiClient.previous_secret_until,
-            ).where(ApiClient.id == row.client_id)
-        ).one()
-        if row.subscription_id is not None:
-            state = conn.scalar(
-                select(Subscription.status).where(Subscription.id == row.subscription_id)
+            ).where(ApiClient.id.in_({row.client_id for row in rows}))
+        ).all()
+    secrets = {
+        c.id: signing_secrets(
+            c.webhook_secret, c.previous_webhook_secret, c.previous_secret_until, runtime.box
+        )
+        for c in clients
+    }
+    return [
+        Claimed(
+            row.id, row.url, row.payload, row.webhook_id, row.attempt_count, secrets[row.client_id]
+        )
+        for row in rows
+        if row.subscription_id not in closed
+    ]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    item: Claimed
+    started: datetime
+    duration_ms: int
+    result: AttemptResult
+
+
+def _deliver_to_host(
+    runtime: Runtime, host: str, items: list[Claimed]
+) -> dict[str, DeliveryOutcome]:
+    """Call one receiver with each of ``items`` in turn, within its share of slots."""
+    settings = runtime.settings
+    client = http_client(runtime)
+    outcomes: dict[str, DeliveryOutcome] = {}
+    made: list[Attempt] = []
+    for index, item in enumerate(items):
+        if not host_slots.acquire(
+            host, settings.webhook_host_concurrency, timeout=HOST_SLOT_WAIT_SECONDS
+        ):
+            rest = [waiting.id for waiting in items[index:]]
+            _put_back(runtime, rest)
+            outcomes.update((i, DeliveryOutcome("deferred", BUSY_HOST_DELAY_SECONDS)) for i in rest)
+            break
+        try:
+            started = utcnow()
+            clock = time.monotonic()
+            result = post(
+                client,
+                item.url,
+                item.payload,
+                signed_headers(item.secrets, item.webhook_id, item.payload),
+                settings.webhook_timeout,
             )
-            if state in ("cancelled", "expired"):
-                conn.execute(
-                    update(Delivery)
-                    .where(Delivery.id == delivery_id)
-                    .values(status="dropped", finished_at=now, next_attempt_at=None)
-                )
-                return DeliveryOutcome("dropped")
-    host = urlsplit(row.url).netloc
-    if not host_slots.acquire(host, settings.webhook_host_concurrency):
-        _put_back(runtime, delivery_id)
-        return DeliveryOutcome("deferred", BUSY_HOST_DELAY_SECONDS)
-    try:
-        secrets = signing_secrets(
-            client.webhook_secret,
-            client.previous_webhook_secret,
-            client.previous_secret_until,
-            runtime.box,
-        )
-        started = utcnow()
-        clock = time.monotonic()
-        result = post(
-            http_client(runtime),
-            row.url,
-            row.payload,
-            signed_headers(secrets, row.webhook_id, row.payload),
-            settings.webhook_timeout,
-        )
-        duration_ms = int((time.monotonic() - clock) * 1000)
-    finally:
-        host_slots.release(host)
-    return _record(runtime, delivery_id, row.attempt_count, started, duration_ms, result)
+            duration_ms = int((time.monotonic() - clock) * 1000)
+        finally:
+            host_slots.release(host)
+        made.append(Attempt(item, started, duration_ms, result))
+        if len(made) >= RECORD_EVERY:
+            outcomes.update(_record(runtime, made))
+            made = []
+    outcomes.update(_record(runtime, made))
+    return outcomes
 
 
-def _put_back(runtime: Runtime, delivery_id: str) -> None:
-    """Undo a claim without counting an attempt (the host was busy)."""
+def _put_back(runtime: Runtime, delivery_ids: list[str]) -> None:
+    """Undo claims without counting an attempt (the host was busy)."""
     next_at = utcnow() + timedelta(seconds=BUSY_HOST_DELAY_SECONDS)
     with runtime.db.engine.begin() as conn:
         conn.execute(
             update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status == "delivering")
+            .where(Delivery.id.in_(delivery_ids), Delivery.status == "delivering")
             .values(
                 status="due",
                 claimed_at=None,
                 attempt_count=Delivery.attempt_count - 1,
                 next_attempt_at=next_at,
-                enqueued_at=next_at,  # the task re-enqueues it with a countdown
+                enqueued_at=next_at,  # the task re-enqueues them with a countdown
             )
         )
 
 
-def _record(
-    runtime: Runtime,
-    delivery_id: str,
-    attempt_number: int,
-    started: datetime,
-    duration_ms: int,
-    result: AttemptResult,
-) -> DeliveryOutcome:
-    """Log the attempt and move the delivery on: delivered, stopped, failed or due again."""
-    finished = utcnow()
+def _next_state(runtime: Runtime, attempt: Attempt) -> tuple[str, float | None]:
+    result = attempt.result
     if result.delivered:
-        status, delay = "delivered", None
-    elif result.status_code == 410 or result.error_code == "blocked_address":
-        status, delay = ("stopped" if result.status_code == 410 else "failed"), None
-    else:
-        delay = next_delay(runtime, attempt_number, result.retry_after)
-        status = "failed" if delay is None else "due"
-    next_at = finished + timedelta(seconds=delay) if delay is not None else None
+        return "delivered", None
+    if result.status_code == 410:
+        return "stopped", None
+    if result.error_code == "blocked_address":
+        return "failed", None
+    delay = next_delay(runtime, attempt.item.attempt_number, result.retry_after)
+    return ("failed" if delay is None else "due"), delay
+
+
+def _record(runtime: Runtime, attempts: list[Attempt]) -> dict[str, DeliveryOutcome]:
+    """Log the attempts and move each delivery on: delivered, stopped, failed or due again.
+
+    Every delivered one is marked by a single UPDATE; the rest, rarer, one by one.
+    """
+    if not attempts:
+        return {}
+    finished = utcnow()
+    outcomes: dict[str, DeliveryOutcome] = {}
     with runtime.db.engine.begin() as conn:
         conn.execute(
-            insert(DeliveryAttempt).values(
-                delivery_id=delivery_id,
-                number=attempt_number,
-                started_at=started,
-                duration_ms=duration_ms,
-                status_code=result.status_code,
-                error_code=result.error_code,
-                response_body=result.body,
-            )
+            insert(DeliveryAttempt.__table__),
+            [
+                {
+                    "delivery_id": a.item.id,
+                    "number": a.item.attempt_number,
+                    "started_at": a.started,
+                    "duration_ms": a.duration_ms,
+                    "status_code": a.result.status_code,
+                    "error_code": a.result.error_code,
+                    "response_body": a.result.body,
+                }
+                for a in attempts
+            ],
         )
-        conn.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status == "delivering")
-            .values(
-                status=status,
-                claimed_at=None,
-                next_attempt_at=next_at,
-                enqueued_at=expected_message_at(next_at, delay) if next_at else None,
-                finished_at=None if status == "due" else finished,
+        delivered = []
+        for attempt in attempts:
+            status, delay = _next_state(runtime, attempt)
+            outcomes[attempt.item.id] = DeliveryOutcome(status, delay)
+            if status == "delivered":
+                delivered.append(attempt.item.id)
+                continue
+            next_at = finished + timedelta(seconds=delay) if delay is not None else None
+            conn.execute(
+                update(Delivery)
+                .where(Delivery.id == attempt.item.id, Delivery.status == "delivering")
+                .values(
+                    status=status,
+                    claimed_at=None,
+                    next_attempt_at=next_at,
+                    enqueued_at=expected_message_at(next_at, delay) if next_at else None,
+                    finished_at=None if status == "due" else finished,
+                )
             )
-        )
-    return DeliveryOutcome(status, delay)
+        if delivered:
+            conn.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(delivered), Delivery.status == "delivering")
+                .values(
+                    status="delivered",
+                    claimed_at=None,
+                    next_attempt_at=None,
+                    enqueued_at=None,
+                    finished_at=finished,
+                )
+            )
+    return outcomes
