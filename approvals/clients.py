@@ -99,16 +99,13 @@ def client_signing_secrets(
     )
 
 
-def authenticate(session: Session, key: str) -> str | None:
-    """The id of the active client holding ``key``, or None.
-
-    Asked on every API request, so it reads one column and builds no ORM object.
-    """
+def authenticate(session: Session, key: str, key_hash: str | None = None) -> str | None:
+    """The id of the active client holding ``key`` (whose hash may be passed in), or None."""
     if not key:
         return None
     return session.scalar(
         select(ApiClient.id).where(
-            ApiClient.key_hash == hash_key(key), ApiClient.revoked_at.is_(None)
+            ApiClient.key_hash == (key_hash or hash_key(key)), ApiClient.revoked_at.is_(None)
         )
     )
 

@@ -42,6 +42,25 @@ def test_api_key_over_its_rate_limit_gets_429_with_retry_after(web: FlaskClient)
     assert web.get(f"{APPROVAL}/x", headers={"Authorization": "Bearer b"}).status_code == 401
 
 
+def test_limits_still_hold_while_their_redis_is_unreachable(tmp_path: Path) -> None:
+    """Counters fall back to memory: the API keeps answering, and still says 429."""
+    settings = load_settings(
+        {
+            "APPROVALS_INSTANCE_PATH": str(tmp_path),
+            "APPROVALS_API_RATE_LIMIT": "3/minute",
+            # A loopback port nothing listens on: every storage call fails at once.
+            "APPROVALS_RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:9/0",
+        }
+    )
+    upgrade(database_for(settings.database_url))
+    web = create_app(settings).test_client()
+    statuses = [
+        web.get(f"{APPROVAL}/x", headers={"Authorization": "Bearer a"}).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
+
+
 def test_response_pages_are_limited_per_address(web: FlaskClient) -> None:
     statuses = [web.get("/respond/nope?option=0").status_code for _ in range(4)]
     assert statuses == [404, 404, 404, 429]

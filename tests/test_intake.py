@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 
 import httpx
 import pytest
 
 from tests.support.api import APPROVAL, OPTIONS, ApiUser
-from tests.support.stack import Stack
+from tests.support.stack import Stack, eventually
 
 HOOK = "https://hooks.example.com/approvals"
 
@@ -52,10 +53,15 @@ def test_requests_without_a_valid_key_get_401(stack: Stack, api: ApiUser) -> Non
 
 
 def test_revoked_key_gets_401(stack: Stack, api: ApiUser) -> None:
+    """A key in use stops working within the web's memory of known keys (5 s)."""
     from approvals.clients import revoke_client
 
+    assert api.http.post(APPROVAL, json=body()).status_code == 201
     with stack.db.session() as session:
         revoke_client(session, api.id)
+    revoked_at = time.monotonic()
+    eventually(lambda: api.http.get(f"{APPROVAL}/unknown").status_code == 401 or None, 15)
+    assert time.monotonic() - revoked_at < 5 + 2
     assert api.http.post(APPROVAL, json=body()).status_code == 401
 
 

@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, render_template, request
-from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
 import templates
 from approvals.config import Settings, load_settings
 from approvals.errors import ApprovalsError, PayloadTooLarge
 from approvals.runtime import EXTENSION, Runtime
-from approvals.web.limits import init_limits, retry_after_seconds
+from approvals.web.limits import init_limits
 from approvals.web.request_db import close_request_session
 from worker.celery_app import celery_init_app
 
@@ -44,7 +43,7 @@ def create_app(settings: Settings | None = None, *, worker: bool = False) -> Fla
 
     for blueprint in (subscriptions_api.bp, management_api.bp, pages.bp, openapi.bp):
         app.register_blueprint(blueprint)
-    init_limits(app, settings, [subscriptions_api.bp, management_api.bp], pages.bp)
+    init_limits(app, settings, [subscriptions_api.bp.name, management_api.bp.name], pages.bp.name)
     app.teardown_request(close_request_session)
     _register_error_handlers(app)
     return app
@@ -64,15 +63,12 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         if request.path.startswith("/respond/"):
-            response = error.get_response()
-            if isinstance(error, RateLimitExceeded):
-                response.headers["Retry-After"] = str(retry_after_seconds(error))
-            return response
+            return error.get_response()  # with Retry-After on a 429
         code = (error.name or "error").lower().replace(" ", "_")
         body = {"error": {"code": code, "message": error.description, "field": None}}
         headers = {}
-        if isinstance(error, RateLimitExceeded):
-            headers["Retry-After"] = str(retry_after_seconds(error))
+        if isinstance(error, TooManyRequests) and error.retry_after is not None:
+            headers["Retry-After"] = str(error.retry_after)
         return body, error.code or 500, headers
 
     @app.errorhandler(OperationalError)
