@@ -13,6 +13,7 @@ import pytest
 
 from worker.mail.message import (
     FOOTER_TEXT,
+    SMTP_POLICY,
     Attachment,
     MailContent,
     OptionLink,
@@ -46,9 +47,31 @@ def make_content(**changes: object) -> MailContent:
 
 
 def roundtrip(content: MailContent) -> EmailMessage:
-    """Parse the built message back from bytes, as a receiving client would."""
+    """Parse the built message back from the bytes the SMTP backend sends, as a client would."""
     msg = build_message(content)
-    return email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    return email.message_from_bytes(msg.as_bytes(policy=SMTP_POLICY), policy=email.policy.default)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Short",
+        "A long subject " * 12,
+        "Budget für das dritte Quartal — bitte bis Freitag freigeben, danke! " * 3,
+    ],
+)
+def test_headers_short_or_long_ascii_or_not_arrive_intact(subject: str) -> None:
+    sender = "Zoë Approvals <approvals@example.com>"
+    message = build_message(make_content(subject=subject, sender=sender))
+    raw = message.as_bytes(policy=SMTP_POLICY)
+    # The fast path for short ASCII headers writes exactly what compat32's folding writes.
+    assert raw == message.as_bytes(policy=email.policy.compat32.clone(linesep="\r\n"))
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 998 for line in head.split(b"\r\n"))
+    assert b"\n" not in head.replace(b"\r\n", b""), "only CRLF line ends"
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == subject.strip()
+    assert parsed["From"].addresses[0].display_name == "Zoë Approvals"
 
 
 def part_of_type(msg: EmailMessage, content_type: str) -> EmailMessage:

@@ -13,16 +13,14 @@ import ssl
 import threading
 import time
 from email.message import Message
-from email.policy import compat32
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
+from functools import lru_cache
 from typing import Protocol
 
 from approvals.config import Settings
 from approvals.store.db import Database
 from approvals.store.models import OutboxMessage
-
-# smtplib sends bytes as they are, and SMTP wants CRLF line ends.
-SMTP_LINES = compat32.clone(linesep="\r\n")
+from worker.mail.message import SMTP_POLICY
 
 
 class MailError(Exception):
@@ -58,6 +56,12 @@ class OutboxBackend:
                     raw=message.as_string(),
                 )
             )
+
+
+@lru_cache(maxsize=4096)
+def envelope_addresses(header: str) -> tuple[str, ...]:
+    """The bare addresses of an address header (the same From is parsed once per process)."""
+    return tuple(address for _, address in getaddresses([header]))
 
 
 class SmtpBackend:
@@ -121,9 +125,9 @@ class SmtpBackend:
         try:
             client = self._connection()
             # One flattening, and the envelope from the headers we wrote ourselves.
-            sender = parseaddr(str(message["From"]))[1]
-            recipients = [address for _, address in getaddresses([str(message["To"])])]
-            client.sendmail(sender, recipients, message.as_bytes(policy=SMTP_LINES))
+            sender = envelope_addresses(str(message["From"]))[0]
+            recipients = envelope_addresses(str(message["To"]))
+            client.sendmail(sender, recipients, message.as_bytes(policy=SMTP_POLICY))
             self._local.sent += 1
             self._local.used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:

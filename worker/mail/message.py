@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import encoders
@@ -15,6 +16,7 @@ from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import Compat32
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -155,6 +157,7 @@ def _header(value: str) -> str | Header:
     return value if value.isascii() else Header(value, "utf-8")
 
 
+@lru_cache(maxsize=4096)
 def _address(value: str) -> str:
     """An address header, its display name encoded if it is not ASCII."""
     return formataddr(parseaddr(value), charset="utf-8")
@@ -177,11 +180,11 @@ def build_message(content: MailContent) -> Message:
     if content.use_only_html:
         body: Message = html
     else:
-        body = MIMEMultipart("alternative")
+        body = MIMEMultipart("alternative", boundary=_boundary())
         body.attach(MIMEText(render_text(content), "plain", "utf-8"))
         body.attach(html)
     if content.attachments:
-        msg: Message = MIMEMultipart("mixed")
+        msg: Message = MIMEMultipart("mixed", boundary=_boundary())
         msg.attach(body)
         for attachment in content.attachments:
             msg.attach(_attachment_part(attachment))
@@ -196,6 +199,35 @@ def build_message(content: MailContent) -> Message:
     msg["Importance"] = importance
     msg["X-Priority"] = priority
     return msg
+
+
+def _boundary() -> str:
+    """A part boundary that cannot occur in the parts: they are all base64 or quoted-printable
+    (whose "=" is always followed by hex digits), and "=_" is neither. Given up front, it also
+    spares the generator a regular expression compiled per message to look for a clash."""
+    return "=_" + uuid.uuid4().hex
+
+
+class MailPolicy(Compat32):
+    """compat32 that writes short ASCII headers as they are instead of folding each one.
+
+    Longer or non-ASCII values are folded (and encoded) exactly as compat32 does.
+    """
+
+    def _fold(self, name: str, value: object, sanitize: bool) -> str:
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and len(name) + len(value) + 2 <= MAX_HEADER_LINE
+            and not _LINE_BREAKS.search(value)
+        ):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)  # type: ignore[misc]
+
+
+MAX_HEADER_LINE = 78
+# What the SMTP backend flattens with: CRLF line ends, as SMTP wants.
+SMTP_POLICY = MailPolicy(linesep="\r\n")
 
 
 def _attachment_part(attachment: Attachment) -> Message:

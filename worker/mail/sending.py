@@ -41,9 +41,10 @@ def claimable(now: datetime, claim_timeout: float) -> ColumnElement[bool]:
     )
 
 
-def option_url(runtime: Runtime, subscription_id: str, recipient_id: str, index: int) -> str:
+def option_urls(runtime: Runtime, subscription_id: str, recipient_id: str, count: int) -> list[str]:
+    """The recipient's links, one per option; all carry the same signed token."""
     token = runtime.links.response_token(subscription_id, recipient_id)
-    return f"{runtime.settings.base_url}/respond/{token}?option={index}"
+    return [f"{runtime.settings.base_url}/respond/{token}?option={i}" for i in range(count)]
 
 
 def compose(
@@ -55,6 +56,7 @@ def compose(
     address: str,
 ) -> MailContent:
     """The email for one recipient, from the message as stored (validated at intake)."""
+    urls = option_urls(runtime, subscription_id, recipient_id, len(options))
     return MailContent(
         to=address,
         sender=runtime.settings.mail_from,
@@ -63,10 +65,7 @@ def compose(
         header_text=message.get("HeaderText"),
         body=message.get("Body"),
         selection_text=message.get("SelectionText"),
-        options=tuple(
-            OptionLink(label, option_url(runtime, subscription_id, recipient_id, index))
-            for index, label in enumerate(options)
-        ),
+        options=tuple(OptionLink(label, url) for label, url in zip(options, urls, strict=True)),
         attachments=tuple(
             Attachment(a["Name"], base64.b64decode(a["ContentBytes"]))
             for a in message.get("Attachments") or ()
