@@ -71,9 +71,14 @@ def send_recipient_mail(self: Task, recipient_ids: str | list[str]) -> dict[str,
 
 @shared_task(bind=True, acks_late=True, name=DELIVER_CALLBACK)
 def deliver_callback(self: Task, delivery_ids: str | list[str]) -> dict[str, int]:
-    outcomes = deliver_batch(current_runtime(), _ids(delivery_ids))
-    _again_soon(self, outcomes)
-    return _tally(outcomes)
+    """Claim the batch and hand it to the receivers' threads; returns without waiting.
+
+    A delivery claimed here and then lost with the process is due again once its claim lapses.
+    """
+    settled = deliver_batch(
+        current_runtime(), _ids(delivery_ids), then=lambda outcomes: _again_soon(self, outcomes)
+    )
+    return _tally(settled)
 
 
 @shared_task(acks_late=True, name=SWEEP_TASK)

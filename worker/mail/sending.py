@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -134,7 +135,15 @@ def send_batch(
             else:
                 outcomes[claim.id] = _not_needed(conn, claim.id, subscription.status)
     sent: list[str] = []
-    for claim, subscription in to_send:
+    claimed_at = time.monotonic()
+    for index, (claim, subscription) in enumerate(to_send):
+        if time.monotonic() - claimed_at > runtime.settings.claim_timeout / 2:
+            # A slow mail server: give the rest back before their claims could lapse and
+            # another worker send them too.
+            rest = [waiting.id for waiting, _ in to_send[index:]]
+            _put_back(runtime, rest)
+            outcomes.update((recipient_id, SendOutcome("retry", 0.0)) for recipient_id in rest)
+            break
         content = compose(
             runtime,
             claim.subscription_id,
@@ -202,6 +211,23 @@ def _record_failure(
             .values(**values)
         )
     return SendOutcome("failed") if delay is None else SendOutcome("retry", delay)
+
+
+def _put_back(runtime: Runtime, recipient_ids: list[str]) -> None:
+    """Undo claims without counting an attempt; the task enqueues them again at once."""
+    now = utcnow()
+    with runtime.db.engine.begin() as conn:
+        conn.execute(
+            update(Recipient)
+            .where(Recipient.id.in_(recipient_ids), Recipient.email_status == "sending")
+            .values(
+                email_status="due",
+                email_claimed_at=None,
+                email_attempts=Recipient.email_attempts - 1,
+                email_next_at=now,
+                email_enqueued_at=now,
+            )
+        )
 
 
 def _record_sent(runtime: Runtime, recipient_ids: list[str]) -> None:

@@ -6,17 +6,20 @@ neither a lost broker message nor a killed worker loses a callback.
 
 from __future__ import annotations
 
+import atexit
+import functools
+import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-import httpx
+import httpcore
 from sqlalchemy import insert, select, update
 
 from approvals.clients import signing_secrets
@@ -24,12 +27,14 @@ from approvals.deliveries import claimable
 from approvals.runtime import Runtime
 from approvals.store.claims import expected_message_at
 from approvals.store.models import ApiClient, Delivery, DeliveryAttempt, Subscription, utcnow
-from worker.webhooks.guard import BlockedAddress, DnsFailure, guarded_transport, parse_networks
+from worker.webhooks.guard import BlockedAddress, DnsFailure, guarded_pool, parse_networks
 from worker.webhooks.signing import signed_headers
 
+log = logging.getLogger(__name__)
+
 MAX_LOGGED_BODY = 20 * 1024
-_clients: dict[tuple[str, float, float], httpx.Client] = {}
-_clients_lock = threading.Lock()
+_pools: dict[tuple[str, float], httpcore.ConnectionPool] = {}
+_pools_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -44,23 +49,22 @@ class AttemptResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def http_client(runtime: Runtime) -> httpx.Client:
-    """One keep-alive client per process and settings, behind the SSRF guard."""
+def connection_pool(runtime: Runtime) -> httpcore.ConnectionPool:
+    """One keep-alive pool per process and settings, behind the SSRF guard.
+
+    httpcore rather than httpx: a callback needs no cookies, redirects or URL merging, and
+    httpx's request and response models cost more CPU than the rest of a delivery.
+    """
     s = runtime.settings
-    key = (s.webhook_allowed_networks, s.webhook_connect_timeout, s.webhook_timeout)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            transport = guarded_transport(
+    key = (s.webhook_allowed_networks, s.webhook_connect_timeout)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = guarded_pool(
                 parse_networks(s.webhook_allowed_networks),
                 connect_timeout=s.webhook_connect_timeout,
             )
-            client = _clients[key] = httpx.Client(
-                transport=transport,
-                follow_redirects=False,
-                timeout=httpx.Timeout(s.webhook_timeout, connect=s.webhook_connect_timeout),
-            )
-        return client
+        return pool
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -76,33 +80,51 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 
 def post(
-    client: httpx.Client, url: str, body: str, headers: dict[str, str], deadline: float
+    pool: httpcore.ConnectionPool,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    connect_timeout: float,
 ) -> AttemptResult:
-    """One POST, read at most 20 KB of the answer, within ``deadline`` seconds overall."""
+    """One POST, read at most 20 KB of the answer, within ``timeout`` seconds overall."""
     started = time.monotonic()
+    extensions = {
+        "timeout": {"connect": connect_timeout, "read": timeout, "write": timeout, "pool": timeout}
+    }
     try:
-        with client.stream("POST", url, content=body.encode(), headers=headers) as response:
+        with pool.stream(
+            "POST", url, headers=list(headers.items()), content=body, extensions=extensions
+        ) as response:
             chunks: list[bytes] = []
             size = 0
-            for chunk in response.iter_bytes():
+            for chunk in response.iter_stream():
                 if size < MAX_LOGGED_BODY:
                     chunks.append(chunk)
                     size += len(chunk)
-                if time.monotonic() - started > deadline or size >= MAX_LOGGED_BODY:
+                if time.monotonic() - started > timeout or size >= MAX_LOGGED_BODY:
                     break
             text = b"".join(chunks)[:MAX_LOGGED_BODY].decode("utf-8", errors="replace")
-            code = response.status_code
+            code = response.status
             error = None if 200 <= code < 300 else "http_status"
-            retry_after = parse_retry_after(response.headers.get("retry-after"), utcnow())
+            retry_after = parse_retry_after(_header(response.headers, b"retry-after"), utcnow())
             return AttemptResult(code, error, text, retry_after)
     except BlockedAddress as exc:
         return AttemptResult(None, "blocked_address", str(exc))
     except DnsFailure as exc:
         return AttemptResult(None, "dns", str(exc))
-    except httpx.TimeoutException as exc:
+    except httpcore.TimeoutException as exc:
         return AttemptResult(None, "timeout", f"{type(exc).__name__}: {exc}")
-    except httpx.HTTPError as exc:
+    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
         return AttemptResult(None, "connection", f"{type(exc).__name__}: {exc}")
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
 
 
 def next_delay(runtime: Runtime, attempts_made: int, retry_after: float | None) -> float | None:
@@ -122,53 +144,133 @@ class DeliveryOutcome:
     retry_in: float | None = None
 
 
-class HostSlots:
-    """At most ``limit`` requests in flight per receiver (host and port) in this process.
-
-    A slow receiver then holds a few threads, never the whole pool, so callbacks to everyone
-    else keep flowing. A request waits a moment for a slot; a delivery that still finds its
-    host busy is put back, due a moment later.
-    """
-
-    def __init__(self) -> None:
-        self._freed = threading.Condition()
-        self._busy: dict[str, int] = {}
-
-    def acquire(self, host: str, limit: int, timeout: float = 0.0) -> bool:
-        with self._freed:
-            if not self._freed.wait_for(lambda: self._busy.get(host, 0) < limit, timeout):
-                return False
-            self._busy[host] = self._busy.get(host, 0) + 1
-            return True
-
-    def release(self, host: str) -> None:
-        with self._freed:
-            self._busy[host] -= 1
-            if not self._busy[host]:
-                del self._busy[host]
-            self._freed.notify_all()
-
-
-host_slots = HostSlots()
-# How long a request waits for its receiver to have a free slot before it is put back, and
-# how soon a delivery put back for a busy host is tried again.
-HOST_SLOT_WAIT_SECONDS = 0.25
-BUSY_HOST_DELAY_SECONDS = 0.5
+# How soon a delivery put back (its claim was running out) is tried again.
+PUT_BACK_DELAY_SECONDS = 0.5
 # Attempts are written after every this many requests to one receiver, so a worker killed in
 # the middle of a batch repeats at most this many callbacks (with the same webhook-id).
 RECORD_EVERY = 10
+# Threads that call receivers, per worker process. Few: threads that are runnable at once fight
+# over the interpreter lock, which costs more CPU than the requests themselves.
+RECEIVER_THREADS = 8
+# Shares (one receiver's part of a batch) queued or running per process before tasks wait.
+MAX_SHARES = 256
+# A receiver answering faster than this (on average) gets one thread at a time: more would
+# only fight over the interpreter lock. A slower one gets up to its limit.
+QUICK_ANSWER_SECONDS = 0.05
+MAX_TRACKED_HOSTS = 10_000
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+Outcomes = dict[str, "DeliveryOutcome"]
 
 
-def receivers_pool() -> ThreadPoolExecutor:
-    """Threads that call the receivers of one batch side by side, one receiver each."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="receivers")
-        return _pool
+@dataclass(frozen=True)
+class Share:
+    """One receiver's part of a batch: sent one request after another over a kept connection."""
+
+    host: str
+    limit: int  # shares of this receiver that may run at once
+    work: Callable[[], Outcomes]
+    then: Callable[[Outcomes], None]
+    abandon: Callable[[], None]  # put it back, when the worker stops before it ran
+
+
+class Receivers:
+    """The threads that call receivers, with a queue per receiver.
+
+    A task claims a batch, queues each receiver's share here and returns. A thread takes the
+    next share of a receiver that has fewer than its limit running (receivers in turn), so a
+    slow receiver holds at most its limit of threads and its other shares wait in its own
+    queue, holding none: callbacks to everyone else keep flowing. A quick receiver's limit is
+    one (see ``QUICK_ANSWER_SECONDS``). Queuing waits once ``max_shares`` are queued or
+    running, so a worker never claims far more than it sends.
+    """
+
+    def __init__(self, threads: int, max_shares: int) -> None:
+        self._changed = threading.Condition()
+        self._waiting: dict[str, deque[Share]] = {}
+        self._running: dict[str, int] = {}
+        self._answer_seconds: dict[str, float] = {}  # moving average per receiver
+        self._room = threading.BoundedSemaphore(max_shares)
+        self._closing = False
+        for number in range(threads):
+            threading.Thread(target=self._serve, name=f"receivers-{number}", daemon=True).start()
+
+    def submit(self, share: Share) -> None:
+        self._room.acquire()
+        with self._changed:
+            self._waiting.setdefault(share.host, deque()).append(share)
+            self._changed.notify()
+
+    def observe(self, host: str, seconds: float) -> None:
+        """Note how long ``host`` took to answer."""
+        average = self._answer_seconds.get(host)
+        if average is None and len(self._answer_seconds) >= MAX_TRACKED_HOSTS:
+            self._answer_seconds.clear()
+        self._answer_seconds[host] = seconds if average is None else 0.8 * average + 0.2 * seconds
+
+    def _limit(self, share: Share) -> int:
+        quick = self._answer_seconds.get(share.host, 0.0) < QUICK_ANSWER_SECONDS
+        return 1 if quick else share.limit
+
+    def close(self, timeout: float) -> None:
+        """Let running and queued shares finish for up to ``timeout``; put back the rest."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            self._changed.wait_for(
+                lambda: not self._waiting and not self._running,
+                max(0.0, deadline - time.monotonic()),
+            )
+            self._closing = True
+            left = [share for queue in self._waiting.values() for share in queue]
+            self._waiting.clear()
+        for share in left:
+            share.abandon()
+
+    def _next(self) -> Share:
+        """The next share that may run; called holding the condition."""
+        while True:
+            for host, queue in self._waiting.items():
+                if self._running.get(host, 0) < self._limit(queue[0]):
+                    share = queue.popleft()
+                    del self._waiting[host]
+                    if queue:  # to the back of the line: receivers take turns
+                        self._waiting[host] = queue
+                    self._running[host] = self._running.get(host, 0) + 1
+                    return share
+            self._changed.wait()
+
+    def _serve(self) -> None:
+        while True:
+            with self._changed:
+                share = self._next()
+            outcomes: Outcomes | None = None
+            try:
+                outcomes = share.work()
+            except Exception:  # noqa: BLE001 - its claims lapse and the sweeper tries again
+                log.exception("calling receiver %s failed", share.host)
+            finally:
+                with self._changed:
+                    self._running[share.host] -= 1
+                    if not self._running[share.host]:
+                        del self._running[share.host]
+                    self._changed.notify_all()
+                self._room.release()
+            if outcomes is not None:
+                share.then(outcomes)
+
+
+_receivers: Receivers | None = None
+_receivers_lock = threading.Lock()
+CLOSE_TIMEOUT_SECONDS = 10.0
+
+
+def receivers() -> Receivers:
+    """This process's receiver threads, started on first use and drained at exit."""
+    global _receivers
+    with _receivers_lock:
+        if _receivers is None:
+            _receivers = Receivers(RECEIVER_THREADS, MAX_SHARES)
+            atexit.register(_receivers.close, CLOSE_TIMEOUT_SECONDS)
+        return _receivers
 
 
 @dataclass(frozen=True)
@@ -183,24 +285,34 @@ class Claimed:
     secrets: list[str]
 
 
-def deliver_batch(runtime: Runtime, delivery_ids: Sequence[str]) -> dict[str, DeliveryOutcome]:
-    """Make one attempt at each due delivery of ``delivery_ids`` this worker can claim.
+def deliver_batch(
+    runtime: Runtime, delivery_ids: Sequence[str], then: Callable[[Outcomes], None]
+) -> Outcomes:
+    """Claim what is due of ``delivery_ids`` and have the receivers called; returns at once.
 
-    One transaction claims them and reads what they need; the receivers are then called side
-    by side (one after another for each receiver, over its kept connection), and each
-    receiver's attempts are recorded a batch at a time.
+    One transaction claims them and reads what they need. Each receiver's share is then sent
+    on the receivers' threads, one request after another over its kept connection, and its
+    attempts are recorded a few at a time; ``then`` gets each share's outcomes when it is done.
+    The outcomes returned are those settled without a request: skipped and dropped.
     """
-    outcomes = {delivery_id: DeliveryOutcome("skipped") for delivery_id in delivery_ids}
+    outcomes: Outcomes = {delivery_id: DeliveryOutcome("skipped") for delivery_id in delivery_ids}
     by_host: dict[str, list[Claimed]] = {}
     for item in _claim(runtime, delivery_ids, outcomes):
+        outcomes.pop(item.id)
         by_host.setdefault(urlsplit(item.url).netloc, []).append(item)
-    groups = list(by_host.items())
-    if not groups:
-        return outcomes
-    others = [receivers_pool().submit(_deliver_to_host, runtime, *group) for group in groups[1:]]
-    outcomes.update(_deliver_to_host(runtime, *groups[0]))
-    for future in others:
-        outcomes.update(future.result())
+    limit = runtime.settings.webhook_host_concurrency
+    claimed_at = time.monotonic()
+    for host, items in by_host.items():
+        ids = [item.id for item in items]
+        receivers().submit(
+            Share(
+                host,
+                limit,
+                work=functools.partial(_deliver_to_host, runtime, host, items, claimed_at),
+                then=then,
+                abandon=functools.partial(_put_back, runtime, ids, requeued=False),
+            )
+        )
     return outcomes
 
 
@@ -280,35 +392,37 @@ class Attempt:
 
 
 def _deliver_to_host(
-    runtime: Runtime, host: str, items: list[Claimed]
-) -> dict[str, DeliveryOutcome]:
-    """Call one receiver with each of ``items`` in turn, within its share of slots."""
+    runtime: Runtime, host: str, items: list[Claimed], claimed_at: float
+) -> Outcomes:
+    """Call one receiver with each of ``items`` in turn, recording a few attempts at a time.
+
+    What is left when half the claim timeout has gone (a slow receiver, a long queue) is put
+    back, due again shortly, before the claim could lapse and another worker take it too.
+    """
     settings = runtime.settings
-    client = http_client(runtime)
-    outcomes: dict[str, DeliveryOutcome] = {}
+    pool = connection_pool(runtime)
+    outcomes: Outcomes = {}
     made: list[Attempt] = []
     for index, item in enumerate(items):
-        if not host_slots.acquire(
-            host, settings.webhook_host_concurrency, timeout=HOST_SLOT_WAIT_SECONDS
-        ):
+        if time.monotonic() - claimed_at > settings.claim_timeout / 2:
             rest = [waiting.id for waiting in items[index:]]
             _put_back(runtime, rest)
-            outcomes.update((i, DeliveryOutcome("deferred", BUSY_HOST_DELAY_SECONDS)) for i in rest)
+            later = DeliveryOutcome("deferred", PUT_BACK_DELAY_SECONDS)
+            outcomes.update((delivery_id, later) for delivery_id in rest)
             break
-        try:
-            started = utcnow()
-            clock = time.monotonic()
-            result = post(
-                client,
-                item.url,
-                item.payload,
-                signed_headers(item.secrets, item.webhook_id, item.payload),
-                settings.webhook_timeout,
-            )
-            duration_ms = int((time.monotonic() - clock) * 1000)
-        finally:
-            host_slots.release(host)
-        made.append(Attempt(item, started, duration_ms, result))
+        started = utcnow()
+        clock = time.monotonic()
+        result = post(
+            pool,
+            item.url,
+            item.payload.encode(),
+            signed_headers(item.secrets, item.webhook_id, item.payload),
+            timeout=settings.webhook_timeout,
+            connect_timeout=settings.webhook_connect_timeout,
+        )
+        took = time.monotonic() - clock
+        receivers().observe(host, took)
+        made.append(Attempt(item, started, int(took * 1000), result))
         if len(made) >= RECORD_EVERY:
             outcomes.update(_record(runtime, made))
             made = []
@@ -316,9 +430,12 @@ def _deliver_to_host(
     return outcomes
 
 
-def _put_back(runtime: Runtime, delivery_ids: list[str]) -> None:
-    """Undo claims without counting an attempt (the host was busy)."""
-    next_at = utcnow() + timedelta(seconds=BUSY_HOST_DELAY_SECONDS)
+def _put_back(runtime: Runtime, delivery_ids: list[str], *, requeued: bool = True) -> None:
+    """Undo claims without counting an attempt: they were not sent in time.
+
+    ``requeued``: the caller enqueues them again with a countdown; otherwise the sweeper will.
+    """
+    next_at = utcnow() + timedelta(seconds=PUT_BACK_DELAY_SECONDS)
     with runtime.db.engine.begin() as conn:
         conn.execute(
             update(Delivery)
@@ -328,7 +445,7 @@ def _put_back(runtime: Runtime, delivery_ids: list[str]) -> None:
                 claimed_at=None,
                 attempt_count=Delivery.attempt_count - 1,
                 next_attempt_at=next_at,
-                enqueued_at=next_at,  # the task re-enqueues them with a countdown
+                enqueued_at=next_at if requeued else None,
             )
         )
 

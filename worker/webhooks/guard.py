@@ -237,6 +237,29 @@ class GuardedBackend(httpcore.SyncBackend):
         raise GuardError("unix sockets are not allowed for webhooks")
 
 
+def guarded_pool(
+    allowed: Sequence[IPNetwork],
+    *,
+    connect_timeout: float = 5.0,
+    verify: ssl.SSLContext | str | bool = True,
+    resolver: Resolver = socket.getaddrinfo,
+) -> httpcore.ConnectionPool:
+    """A keep-alive connection pool whose every new connection goes through ``GuardedBackend``.
+
+    No retries and no proxy: a proxy would do the DNS lookup itself and make the address check
+    meaningless. ``resolver`` exists so tests can map names without real DNS.
+    """
+    limits = httpx.Limits()
+    return httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(verify=verify),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        retries=0,
+        network_backend=GuardedBackend(allowed, connect_timeout=connect_timeout, resolver=resolver),
+    )
+
+
 def guarded_transport(
     allowed: Sequence[IPNetwork],
     *,
@@ -246,20 +269,12 @@ def guarded_transport(
 ) -> httpx.HTTPTransport:
     """Build the only transport webhook clients should use.
 
-    It behaves like ``httpx.HTTPTransport`` (TLS settings, keep-alive pooling) but every new
-    connection goes through ``GuardedBackend``. No retries and no proxy: a proxy would do the
-    DNS lookup itself and make the address check meaningless. Passing this transport to
-    ``httpx.Client`` also stops httpx from picking up proxies from the environment.
-    ``resolver`` exists so tests can map names without real DNS.
+    It behaves like ``httpx.HTTPTransport`` (TLS settings, keep-alive pooling) over
+    :func:`guarded_pool`. Passing this transport to ``httpx.Client`` also stops httpx from
+    picking up proxies from the environment.
     """
     transport = httpx.HTTPTransport(verify=verify, retries=0)
-    limits = httpx.Limits()
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(verify=verify),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        retries=0,
-        network_backend=GuardedBackend(allowed, connect_timeout=connect_timeout, resolver=resolver),
+    transport._pool = guarded_pool(
+        allowed, connect_timeout=connect_timeout, verify=verify, resolver=resolver
     )
     return transport
