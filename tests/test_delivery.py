@@ -316,3 +316,30 @@ def test_another_clients_delivery_cannot_be_seen_or_retried(
         other.close()
     assert delivery(api, subscription_id)["status"] == "stopped"
     assert len(receiver.received(path)) == 1
+
+
+SLOW_ANSWER = 1.9  # under the test stack's 2 s timeout
+
+
+def test_a_slow_receiver_does_not_hold_up_callbacks_to_others(
+    api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    """Six callbacks owed to a receiver that takes 1.9 s per answer; one to a quick receiver,
+    confirmed after the slow receiver got its first, arrives before that first is answered."""
+    slow_path = receiver.new_path(Reply(delay=SLOW_ANSWER))
+    slow = [links_for(api, smtp, f"{n}-{address}", receiver.url(slow_path)) for n in range(6)]
+    quick = CallbackReceiver()
+    try:
+        quick_path = quick.new_path()
+        quick_id, quick_links = links_for(api, smtp, f"q-{address}", quick.url(quick_path))
+        for _, links in slow:
+            confirm(links[0])
+        first_slow = receiver.wait_for(slow_path)[0]  # the slow receiver is busy answering
+        confirm(quick_links[0])
+        arrived = quick.wait_for(quick_path, timeout=10)[0]
+        assert arrived.at - first_slow.at < SLOW_ANSWER, "it waited behind the slow receiver"
+        assert delivery_ends(api, quick_id, "delivered")["attemptCount"] == 1
+        for subscription_id, _ in slow:
+            delivery_ends(api, subscription_id, "delivered")
+    finally:
+        quick.close()
