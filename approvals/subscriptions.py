@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,12 +16,12 @@ from approvals.schemas import SubscriptionRequest
 from approvals.store.models import (
     Delivery,
     IdempotencyRecord,
-    Recipient,
     Response,
     Subscription,
     new_id,
     utcnow,
 )
+from approvals.store.new_rows import insert_subscription
 
 OPEN = "pending"
 
@@ -76,7 +76,7 @@ def create_subscription(
         }
         for position, address in enumerate(message.recipients())
     ]
-    _insert_rows(session.connection(), values, recipients)
+    insert_subscription(session, values, recipients, alone=not idempotency_key)
     if idempotency_key:
         try:
             session.execute(
@@ -96,13 +96,6 @@ def create_subscription(
                 raise
             return previous, []
     return Subscription(**values), [r["id"] for r in recipients]
-
-
-def _insert_rows(conn: Connection, subscription: dict[str, Any], recipients: list[dict]) -> None:
-    """Plain INSERTs, not the unit of work: intake is the hottest path, and these rows are
-    written here and never read back."""
-    conn.execute(insert(Subscription.__table__), [subscription])
-    conn.execute(insert(Recipient.__table__), recipients)
 
 
 def _replay(session: Session, client_id: str, key: str, fingerprint: str) -> Subscription | None:
