@@ -124,6 +124,8 @@ def run_load(
         "rate": accepted / elapsed if elapsed > 0 else float("nan"),
         "p50_ms": percentile(latencies, 50) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
+        "p90_ms": percentile(latencies, 90) * 1000,
+        "max_ms": max(latencies, default=float("nan")) * 1000,
     }
 
 

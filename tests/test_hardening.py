@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from approvals.config import load_settings
 from approvals.store.db import database_for
 from approvals.store.migrate import upgrade
 from approvals.web.app import create_app
+from tests.conftest import REDIS_URL
 
 APPROVAL = "/approvalmail/$subscriptions"
 
@@ -59,6 +61,27 @@ def test_limits_still_hold_while_their_redis_is_unreachable(tmp_path: Path) -> N
         for _ in range(4)
     ]
     assert statuses == [401, 401, 401, 429]
+
+
+@pytest.mark.skipif(REDIS_URL is None, reason="needs APPROVALS_TEST_REDIS_URL")
+def test_web_processes_share_their_counts_through_redis() -> None:
+    """Two processes' limiters (two instances here) against one Redis: one budget for both."""
+    from limits import parse
+
+    from approvals.web.limits import RateLimits
+
+    assert REDIS_URL is not None
+    item, who = parse("6/minute"), f"test:{uuid.uuid4().hex}"
+    first, second = RateLimits(REDIS_URL), RateLimits(REDIS_URL)
+    assert [first.hit(item, who) for _ in range(4)] == [True] * 4
+    first.sync()
+    second.sync()  # learns nothing yet: it has not seen this caller
+    assert second.hit(item, who)
+    second.sync()  # adds its hit and learns the total of 5
+    assert [second.hit(item, who) for _ in range(2)] == [True, False]
+    second.sync()
+    first.sync()
+    assert not first.hit(item, who), "the first process learned the shared total too"
 
 
 def test_response_pages_are_limited_per_address(web: FlaskClient) -> None:
