@@ -403,10 +403,12 @@ def build_report(results: dict[str, Any]) -> BackendReport:
         f"{n} subscriptions per intake run, {n} deliveries per callback run; medians of {runs} "
         f"runs; end to end: {idle['samples']} samples idle (one after another), {load['samples']} "
         "under load (one confirmation every 0.5 s, callbacks awaited together).",
-        "Intake is measured with the worker and beat stopped; the mails it owes are drained "
-        "afterwards by one fresh worker process (APPROVALS_WORKER_CONCURRENCY=8, threads pool).",
+        "Intake is measured with the worker and beat stopped; the mails it owes (published by "
+        "the web in batches) are drained afterwards by one fresh worker process with the "
+        "service's defaults (16 task threads, 8 receiver threads).",
         "Callbacks: deliveries made with approvals.deliveries.create_delivery in one "
-        "transaction, worker.tasks.deliver_callback enqueued by id (not the sweeper).",
+        "transaction, worker.tasks.deliver_callback enqueued for batches of 20 ids, as the "
+        "web's publisher and the sweeper send them (not left to the sweeper).",
         "Throughputs of ours and of the baselines are taken the same way: arrival times at the "
         "sink/receiver, first to last.",
         f"Intake errors (non-201) across runs: {intake_errors}. Under-load intake ran at "

@@ -16,6 +16,7 @@ that was started but never recorded (``attempt_count`` > recorded attempts).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import threading
@@ -115,9 +116,19 @@ class FaultEnv:
         return len(keys)
 
     def queued(self, queue: str) -> int:
-        """Messages waiting in one of this stack's queues (``mail``, ``callbacks``)."""
+        """Rows named by the messages waiting in one of this stack's queues (``mail``,
+        ``callbacks``): a message carries a batch of row ids."""
         with self.broker() as broker:
-            return broker.llen(f"{self.broker_prefix()}{queue}")
+            messages = broker.lrange(f"{self.broker_prefix()}{queue}", 0, -1)
+        return sum(len(_task_ids(message)) for message in messages)
+
+
+def _task_ids(message: bytes) -> list[str]:
+    """The row ids a queued Celery message (protocol 2, JSON) asks its task to look at."""
+    envelope = json.loads(message)
+    args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+    ids = args[0]
+    return [ids] if isinstance(ids, str) else list(ids)
 
 
 class _HoldingHandler(_Handler):
