@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="embedded")
     parser.add_argument("--quick", action="store_true", help="fewer runs and samples (~2 min)")
     parser.add_argument("--scale", type=int, default=0, help="also run at N times the volume")
-    parser.add_argument("--count", type=int, default=200, help="subscriptions/deliveries per run")
+    parser.add_argument("--count", type=int, default=1000, help="subscriptions/deliveries per run")
     parser.add_argument("--runs", type=int, default=0, help="default 3 (2 with --quick)")
     parser.add_argument("--samples", type=int, default=0, help="end-to-end samples per series")
     parser.add_argument("--web-workers", type=int, default=1)
