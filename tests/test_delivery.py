@@ -343,3 +343,23 @@ def test_a_slow_receiver_does_not_hold_up_callbacks_to_others(
             delivery_ends(api, subscription_id, "delivered")
     finally:
         quick.close()
+
+
+def test_a_worker_stopped_leaves_no_callback_claimed(
+    stack: Stack, api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    """SIGTERM while a slow receiver still has callbacks queued: each one is either delivered
+    or given back (due again), none left claimed until its claim would lapse."""
+    path = receiver.new_path(Reply(delay=SLOW_ANSWER))
+    owed = [links_for(api, smtp, f"{n}-{address}", receiver.url(path)) for n in range(8)]
+    try:
+        for _, links in owed:
+            confirm(links[0])
+        receiver.wait_for(path)
+        stack.worker.stop(timeout=30)
+        states = {delivery(api, subscription_id)["status"] for subscription_id, _ in owed}
+        assert states <= {"delivered", "due"}, states
+    finally:
+        stack.worker.start()
+    for subscription_id, _ in owed:
+        delivery_ends(api, subscription_id, "delivered")
