@@ -224,6 +224,30 @@ def test_killed_worker_sends_every_owed_mail_once_after_restart(
     assert [len(smtp.messages_for(a)) for a in addresses] == [1] * 5
 
 
+def test_a_slow_mail_server_gets_each_mail_once(
+    api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    """Eight recipients in one batch, 0.7 s per mail: longer than the test stack's 4 s claim.
+    The worker gives back what it cannot send in time instead of letting the claims lapse
+    (another worker thread would then send those mails too)."""
+    addresses = [address.replace("person-", f"p{i}-") for i in range(8)]
+    smtp.data_delay = 0.7
+    try:
+        created = api.subscribe(";".join(addresses), receiver.url(receiver.new_path()))
+        for a in addresses:
+            smtp.wait_for(a, timeout=30)
+
+        def all_sent() -> list[dict] | None:
+            rows = api.state(created["id"])["recipients"]
+            return rows if all(r["emailStatus"] == "sent" for r in rows) else None
+
+        recipients = eventually(all_sent, timeout=30)
+    finally:
+        smtp.data_delay = 0.0
+    assert [len(smtp.messages_for(a)) for a in addresses] == [1] * 8
+    assert [r["emailAttempts"] for r in recipients] == [1] * 8
+
+
 @pytest.mark.parametrize("separator", [";", ","])
 def test_both_separators_reach_every_recipient(
     api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str, separator: str

@@ -56,3 +56,37 @@ def take_for_enqueue(
     if ids:
         conn.execute(update(table).where(table.id.in_(ids)).values({enqueued_at: now}))
     return ids
+
+
+def give_back(
+    conn: Connection,
+    table: Any,
+    ids: list[str],
+    *,
+    status: Any,
+    working: str,
+    claimed_at: Any,
+    attempts: Any,
+    due_at: Any,
+    enqueued_at: Any,
+    due: datetime,
+    message_expected: bool,
+) -> None:
+    """Undo this worker's claims on ``ids`` without counting an attempt: owed again at ``due``.
+
+    ``message_expected``: the caller enqueues them again (for ``due``); otherwise the sweeper
+    will, as for a message that went missing.
+    """
+    conn.execute(
+        update(table)
+        .where(table.id.in_(ids), status == working)
+        .values(
+            {
+                status: "due",
+                claimed_at: None,
+                attempts: attempts - 1,
+                due_at: due,
+                enqueued_at: due if message_expected else None,
+            }
+        )
+    )

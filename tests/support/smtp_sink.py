@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
@@ -27,6 +28,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self.sink.data_delay:
+            await asyncio.sleep(self.sink.data_delay)
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self.sink.lock:
             for rcpt in envelope.rcpt_tos:
@@ -41,11 +44,13 @@ def free_port() -> int:
 
 
 class SmtpSink:
-    """Start with :meth:`start`; ``refuse(address, "550 ...")`` makes RCPT fail for an address."""
+    """Start with :meth:`start`; ``refuse(address, "550 ...")`` makes RCPT fail for an address,
+    ``data_delay`` makes every message take that many seconds to be accepted."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, EmailMessage]] = []
         self.refusals: dict[str, str] = {}
+        self.data_delay = 0.0
         self.lock = threading.Lock()
         self.port = 0
         self._controller: Controller | None = None

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, select, update
 
 from approvals.runtime import Runtime
-from approvals.store.claims import expected_message_at, owed_now, take_for_enqueue
+from approvals.store.claims import expected_message_at, give_back, owed_now, take_for_enqueue
 from approvals.store.models import Recipient, Response, Subscription, utcnow
 from worker.mail.backends import MailBackend, MailError, PermanentMailError
 from worker.mail.message import Attachment, MailContent, OptionLink, build_message
@@ -215,18 +215,19 @@ def _record_failure(
 
 def _put_back(runtime: Runtime, recipient_ids: list[str]) -> None:
     """Undo claims without counting an attempt; the task enqueues them again at once."""
-    now = utcnow()
     with runtime.db.engine.begin() as conn:
-        conn.execute(
-            update(Recipient)
-            .where(Recipient.id.in_(recipient_ids), Recipient.email_status == "sending")
-            .values(
-                email_status="due",
-                email_claimed_at=None,
-                email_attempts=Recipient.email_attempts - 1,
-                email_next_at=now,
-                email_enqueued_at=now,
-            )
+        give_back(
+            conn,
+            Recipient,
+            recipient_ids,
+            status=Recipient.email_status,
+            working="sending",
+            claimed_at=Recipient.email_claimed_at,
+            attempts=Recipient.email_attempts,
+            due_at=Recipient.email_next_at,
+            enqueued_at=Recipient.email_enqueued_at,
+            due=utcnow(),
+            message_expected=True,
         )
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import insert, select, update
 from approvals.clients import signing_secrets
 from approvals.deliveries import claimable
 from approvals.runtime import Runtime
-from approvals.store.claims import expected_message_at
+from approvals.store.claims import expected_message_at, give_back
 from approvals.store.models import ApiClient, Delivery, DeliveryAttempt, Subscription, utcnow
 from worker.webhooks.guard import BlockedAddress, DnsFailure, guarded_pool, parse_networks
 from worker.webhooks.signing import signed_headers
@@ -435,18 +435,19 @@ def _put_back(runtime: Runtime, delivery_ids: list[str], *, requeued: bool = Tru
 
     ``requeued``: the caller enqueues them again with a countdown; otherwise the sweeper will.
     """
-    next_at = utcnow() + timedelta(seconds=PUT_BACK_DELAY_SECONDS)
     with runtime.db.engine.begin() as conn:
-        conn.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(delivery_ids), Delivery.status == "delivering")
-            .values(
-                status="due",
-                claimed_at=None,
-                attempt_count=Delivery.attempt_count - 1,
-                next_attempt_at=next_at,
-                enqueued_at=next_at if requeued else None,
-            )
+        give_back(
+            conn,
+            Delivery,
+            delivery_ids,
+            status=Delivery.status,
+            working="delivering",
+            claimed_at=Delivery.claimed_at,
+            attempts=Delivery.attempt_count,
+            due_at=Delivery.next_attempt_at,
+            enqueued_at=Delivery.enqueued_at,
+            due=utcnow() + timedelta(seconds=PUT_BACK_DELAY_SECONDS),
+            message_expected=requeued,
         )
 
 
