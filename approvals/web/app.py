@@ -29,9 +29,9 @@ def create_app(settings: Settings | None = None, *, worker: bool = False) -> Fla
     app = Flask(
         "approvals", template_folder=str(TEMPLATES), instance_path=str(settings.instance_path)
     )
+    # No SECRET_KEY: nothing uses Flask's cookie session (links are signed by approvals.links),
+    # and with one set Flask builds a signing serializer for every request.
     app.config.from_mapping(
-        SECRET_KEY=settings.secret_key,
-        SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
         JSON_SORT_KEYS=False,
