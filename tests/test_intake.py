@@ -207,3 +207,28 @@ def test_restarting_the_service_loses_nothing(stack: Stack, api: ApiUser) -> Non
     state = api.state(created["id"])
     assert state["status"] == "pending"
     assert state["message"]["Subject"] == "Survives a restart"
+
+
+def test_requests_after_the_database_dropped_every_connection_succeed(
+    stack: Stack, api: ApiUser
+) -> None:
+    """A PostgreSQL restart or a terminated backend leaves dead connections in the web's pool;
+    the pool notices them when they are taken out, and the caller never sees it."""
+    if not stack.database_url.startswith("postgresql"):
+        pytest.skip("only PostgreSQL connections can be dropped from outside")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    for _ in range(8):  # fill the web's pool with connections
+        assert api.http.post(APPROVAL, json=body()).status_code == 201
+    url = make_url(stack.database_url)
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        terminated = connection.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (url.database,),
+        ).fetchone()
+    assert terminated and terminated[0] > 0
+    statuses = [api.http.post(APPROVAL, json=body()).status_code for _ in range(8)]
+    assert statuses == [201] * 8
