@@ -22,11 +22,9 @@ log = logging.getLogger(__name__)
 RECEIVER_THREADS = 8
 # Shares (one receiver's part of a batch) queued or running per process before tasks wait.
 MAX_SHARES = 256
-# A receiver answering faster than this (on average) gets QUICK_RECEIVER_THREADS at a time:
-# two overlap our work with its answer, more would only fight over the interpreter lock. A
-# slower one gets up to its limit.
+# A receiver answering faster than this (on average) gets one thread at a time: more would
+# only fight over the interpreter lock. A slower one gets up to its limit.
 QUICK_ANSWER_SECONDS = 0.05
-QUICK_RECEIVER_THREADS = 2
 MAX_TRACKED_HOSTS = 10_000
 
 T = TypeVar("T")
@@ -50,7 +48,7 @@ class Receivers:
     next share of a receiver that has fewer than its limit running (receivers in turn), so a
     slow receiver holds at most its limit of threads and its other shares wait in its own
     queue, holding none: callbacks to everyone else keep flowing. A quick receiver's limit is
-    two (see ``QUICK_ANSWER_SECONDS``). Queuing waits once ``max_shares`` are queued or
+    one (see ``QUICK_ANSWER_SECONDS``). Queuing waits once ``max_shares`` are queued or
     running, so a worker never claims far more than it sends.
     """
 
@@ -79,7 +77,7 @@ class Receivers:
 
     def _limit(self, share: Share[Any]) -> int:
         quick = self._answer_seconds.get(share.host, 0.0) < QUICK_ANSWER_SECONDS
-        return min(QUICK_RECEIVER_THREADS, share.limit) if quick else share.limit
+        return 1 if quick else share.limit
 
     def close(self, timeout: float) -> None:
         """Let running and queued shares finish for up to ``timeout``; put back the rest."""
