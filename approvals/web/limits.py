@@ -65,6 +65,11 @@ class RateLimits:
 
     def __init__(self, storage_url: str, sync_seconds: float = SYNC_SECONDS) -> None:
         shared = storage_url.startswith(("redis://", "rediss://"))
+        if not shared and not storage_url.startswith("memory://"):
+            raise ValueError(
+                f"APPROVALS_RATE_LIMIT_STORAGE_URL must be redis://, rediss:// or memory://, "
+                f"not {storage_url!r}"
+            )
         self._redis = redis.Redis.from_url(storage_url, socket_timeout=1) if shared else None
         self._sync_seconds = sync_seconds
         self._lock = threading.Lock()
