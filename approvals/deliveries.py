@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from approvals.errors import NotFound, Unprocessable
-from approvals.store.claims import owed_now, take_for_enqueue
 from approvals.store.models import Delivery, utcnow
 
 
@@ -41,34 +39,6 @@ def create_delivery(
     session.add(delivery)
     session.flush()
     return delivery
-
-
-def claimable(now: datetime, claim_timeout: float) -> ColumnElement[bool]:
-    """Deliveries owed now: due and past their time, or held by a worker that died."""
-    return owed_now(
-        Delivery.status,
-        Delivery.next_attempt_at,
-        Delivery.claimed_at,
-        working="delivering",
-        now=now,
-        claim_timeout=claim_timeout,
-    )
-
-
-def deliveries_to_enqueue(
-    conn: Connection, *, now: datetime, claim_timeout: float, limit: int
-) -> list[str]:
-    """Owed deliveries whose broker message is missing or overdue (see store.claims)."""
-    return take_for_enqueue(
-        conn,
-        Delivery,
-        claimable(now, claim_timeout),
-        Delivery.enqueued_at,
-        Delivery.next_attempt_at,
-        now=now,
-        requeue_after=claim_timeout,
-        limit=limit,
-    )
 
 
 def get_delivery(session: Session, client_id: str, delivery_id: str) -> Delivery:

@@ -70,6 +70,30 @@ def prepare(bench: Any, key: str, receiver: Any, count: int, sink: Any) -> list[
     ]
 
 
+def _confirm(browser: httpx.Client, sample: Sample, confirm_ms: list[float]) -> float:
+    """Open the recipient's page and press Confirm, as a person would; when (wall clock) the
+    confirming POST began. Its duration goes into ``confirm_ms``."""
+    page = browser.get(sample.link, params={"option": "0"})
+    page.raise_for_status()
+    form = confirm_form(page.text)
+    began_wall, began = time.time(), time.perf_counter()
+    answer = browser.post(sample.link, data={**form, "comment": ""})
+    confirm_ms.append((time.perf_counter() - began) * 1000)
+    answer.raise_for_status()
+    return began_wall
+
+
+def _summary(latencies: list[float], timeouts: int, confirm_ms: list[float]) -> dict[str, Any]:
+    return {
+        "samples": len(latencies),
+        "timeouts": timeouts,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "max_ms": max(latencies) * 1000 if latencies else float("nan"),
+        "confirm_p50_ms": percentile(confirm_ms, 50),
+    }
+
+
 def measure(
     samples: list[Sample], receiver: Any, budget: float = 120.0, gap: float = 0.05
 ) -> dict[str, Any]:
@@ -87,13 +111,7 @@ def measure(
         for sample in samples:
             if time.monotonic() >= end:
                 break
-            page = browser.get(sample.link, params={"option": "0"})
-            page.raise_for_status()
-            form = confirm_form(page.text)
-            began_wall, began = time.time(), time.perf_counter()
-            answer = browser.post(sample.link, data={**form, "comment": ""})
-            confirm_ms.append((time.perf_counter() - began) * 1000)
-            answer.raise_for_status()
+            began_wall = _confirm(browser, sample, confirm_ms)
             deadline = min(time.monotonic() + SAMPLE_TIMEOUT, max(end, time.monotonic() + 1))
             got: list[Any] = []
             while time.monotonic() < deadline:
@@ -107,14 +125,7 @@ def measure(
                 timeouts += 1
                 latencies.append(time.time() - began_wall)
             time.sleep(gap)
-    return {
-        "samples": len(latencies),
-        "timeouts": timeouts,
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-        "max_ms": max(latencies) * 1000 if latencies else float("nan"),
-        "confirm_p50_ms": percentile(confirm_ms, 50),
-    }
+    return _summary(latencies, timeouts, confirm_ms)
 
 
 def measure_spaced(
@@ -133,13 +144,7 @@ def measure_spaced(
         for sample in samples:
             if time.monotonic() >= end - SAMPLE_TIMEOUT / 4:
                 break
-            page = browser.get(sample.link, params={"option": "0"})
-            page.raise_for_status()
-            form = confirm_form(page.text)
-            began_wall, began = time.time(), time.perf_counter()
-            answer = browser.post(sample.link, data={**form, "comment": ""})
-            confirm_ms.append((time.perf_counter() - began) * 1000)
-            answer.raise_for_status()
+            began_wall = _confirm(browser, sample, confirm_ms)
             sent.append((sample, began_wall))
             time.sleep(interval)
     while time.monotonic() < end and not all(receiver.received(s.path) for s, _ in sent):
@@ -153,14 +158,7 @@ def measure_spaced(
         else:
             timeouts += 1
             latencies.append(time.time() - began_wall)
-    return {
-        "samples": len(latencies),
-        "timeouts": timeouts,
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-        "max_ms": max(latencies) * 1000 if latencies else float("nan"),
-        "confirm_p50_ms": percentile(confirm_ms, 50),
-    }
+    return _summary(latencies, timeouts, confirm_ms)
 
 
 def under_load(

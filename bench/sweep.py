@@ -1,6 +1,6 @@
 """The sweeper's queries, timed, and their plans (does a sweep scan every row?).
 
-The queries are the product's own (``deliveries_to_enqueue``, ``recipients_to_enqueue``,
+The queries are the product's own (``DELIVERIES.take_for_enqueue``, ``MAIL.take_for_enqueue``,
 ``expire_due``): their SQL is captured as they run and then EXPLAINed, so the plans shown are
 of exactly what the beat sweeper sends. all run in transactions that are rolled back.
 """
@@ -12,12 +12,11 @@ from typing import Any
 
 from sqlalchemy import event, func, select
 
-from approvals.deliveries import deliveries_to_enqueue
 from approvals.runtime import Runtime
+from approvals.store.claims import DELIVERIES, MAIL
 from approvals.store.models import Delivery, Recipient, Subscription, utcnow
 from approvals.subscriptions import expire_due
 from bench.stats import median
-from worker.mail.sending import recipients_to_enqueue
 from worker.tasks import SWEEP_BATCH
 
 REPEAT = 7
@@ -43,10 +42,10 @@ def measure(bench: Any) -> dict[str, Any]:
             conn.rollback()
 
     def deliveries() -> None:
-        rolled_back(deliveries_to_enqueue)
+        rolled_back(DELIVERIES.take_for_enqueue)
 
     def recipients() -> None:
-        rolled_back(recipients_to_enqueue)
+        rolled_back(MAIL.take_for_enqueue)
 
     def expiry() -> None:
         session = db.sessions()

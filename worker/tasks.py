@@ -10,14 +10,13 @@ from typing import Protocol
 from celery import Task, shared_task
 from flask import current_app
 
-from approvals.deliveries import deliveries_to_enqueue
 from approvals.runtime import Runtime, current_runtime
-from approvals.store.claims import MAX_COUNTDOWN_SECONDS
+from approvals.store.claims import DELIVERIES, MAIL, MAX_COUNTDOWN_SECONDS
 from approvals.store.models import utcnow
 from approvals.subscriptions import expire_due
 from worker.celery_app import DELIVER_CALLBACK, SEND_RECIPIENT_MAIL, SWEEP_TASK, batches
 from worker.mail.backends import MailBackend, backend_for
-from worker.mail.sending import recipients_to_enqueue, send_batch
+from worker.mail.sending import send_batch
 from worker.webhooks.delivery import deliver_batch
 
 log = logging.getLogger(__name__)
@@ -90,10 +89,10 @@ def sweep() -> dict[str, int]:
     with runtime.db.session() as session:
         expired = expire_due(session, now)
     with runtime.db.engine.begin() as conn:
-        delivery_ids = deliveries_to_enqueue(
+        delivery_ids = DELIVERIES.take_for_enqueue(
             conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
         )
-        recipient_ids = recipients_to_enqueue(
+        recipient_ids = MAIL.take_for_enqueue(
             conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
         )
     with current_app.extensions["celery"].producer_or_acquire() as producer:

@@ -1,7 +1,8 @@
 """The rules for owed rows: which are owed now, and which the sweeper must enqueue again.
 
-Workers claim an owed row with a conditional UPDATE on :func:`owed_now` (compare-and-set), so
-two workers never act on one row, and a claim older than the timeout is taken over.
+Workers claim an owed row with a conditional UPDATE on :meth:`OwedRows.owed_now`
+(compare-and-set), so two workers never act on one row, and a claim older than the timeout is
+taken over.
 
 Every owed row also says when a broker message for it is expected (``enqueued_at``; NULL when
 none was sent). The sweeper enqueues only rows whose message is missing or overdue by the claim
@@ -10,28 +11,16 @@ timeout, so a backlog in the broker is never multiplied by the sweeper's own cop
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 
+from approvals.store.models import Delivery, Recipient
+
 # Retries sooner than this ride on a broker countdown; later ones wait for the sweeper.
 MAX_COUNTDOWN_SECONDS = 120.0
-
-
-def owed_now(
-    status: Any,
-    due_at: Any,
-    claimed_at: Any,
-    *,
-    working: str,
-    now: datetime,
-    claim_timeout: float,
-) -> ColumnElement[bool]:
-    return or_(
-        and_(status == "due", due_at <= now),
-        and_(status == working, claimed_at < now - timedelta(seconds=claim_timeout)),
-    )
 
 
 def expected_message_at(next_at: datetime, delay: float | None) -> datetime | None:
@@ -39,54 +28,86 @@ def expected_message_at(next_at: datetime, delay: float | None) -> datetime | No
     return next_at if delay is not None and delay <= MAX_COUNTDOWN_SECONDS else None
 
 
-def take_for_enqueue(
-    conn: Connection,
-    table: Any,
-    owed: ColumnElement[bool],
-    enqueued_at: Any,
-    due_at: Any,
-    *,
-    now: datetime,
-    requeue_after: float,
-    limit: int,
-) -> list[str]:
-    """Ids of owed rows whose message is missing or overdue, marked as enqueued now."""
-    overdue = or_(enqueued_at.is_(None), enqueued_at < now - timedelta(seconds=requeue_after))
-    ids = list(conn.scalars(select(table.id).where(owed, overdue).order_by(due_at).limit(limit)))
-    if ids:
-        conn.execute(update(table).where(table.id.in_(ids)).values({enqueued_at: now}))
-    return ids
+@dataclass(frozen=True)
+class OwedRows:
+    """Where a table keeps its claim: each table of owed work names its columns once here."""
 
+    table: Any
+    status: Any
+    working: str  # the status of a claimed row
+    claimed_at: Any
+    attempts: Any
+    due_at: Any
+    enqueued_at: Any
 
-def give_back(
-    conn: Connection,
-    table: Any,
-    ids: list[str],
-    *,
-    status: Any,
-    working: str,
-    claimed_at: Any,
-    attempts: Any,
-    due_at: Any,
-    enqueued_at: Any,
-    due: datetime,
-    message_expected: bool,
-) -> None:
-    """Undo this worker's claims on ``ids`` without counting an attempt: owed again at ``due``.
-
-    ``message_expected``: the caller enqueues them again (for ``due``); otherwise the sweeper
-    will, as for a message that went missing.
-    """
-    conn.execute(
-        update(table)
-        .where(table.id.in_(ids), status == working)
-        .values(
-            {
-                status: "due",
-                claimed_at: None,
-                attempts: attempts - 1,
-                due_at: due,
-                enqueued_at: due if message_expected else None,
-            }
+    def owed_now(self, now: datetime, claim_timeout: float) -> ColumnElement[bool]:
+        """Due and past their time, or claimed by a worker that has not finished in time."""
+        return or_(
+            and_(self.status == "due", self.due_at <= now),
+            and_(
+                self.status == self.working,
+                self.claimed_at < now - timedelta(seconds=claim_timeout),
+            ),
         )
-    )
+
+    def take_for_enqueue(
+        self, conn: Connection, *, now: datetime, claim_timeout: float, limit: int
+    ) -> list[str]:
+        """Ids of owed rows whose message is missing or overdue, marked as enqueued now."""
+        overdue = or_(
+            self.enqueued_at.is_(None),
+            self.enqueued_at < now - timedelta(seconds=claim_timeout),
+        )
+        owed = self.owed_now(now, claim_timeout)
+        ids = list(
+            conn.scalars(
+                select(self.table.id).where(owed, overdue).order_by(self.due_at).limit(limit)
+            )
+        )
+        if ids:
+            conn.execute(
+                update(self.table).where(self.table.id.in_(ids)).values({self.enqueued_at: now})
+            )
+        return ids
+
+    def give_back(
+        self, conn: Connection, ids: list[str], *, due: datetime, message_expected: bool
+    ) -> None:
+        """Undo this worker's claims on ``ids`` without counting an attempt: owed at ``due``.
+
+        ``message_expected``: the caller enqueues them again (for ``due``); otherwise the
+        sweeper will, as for a message that went missing.
+        """
+        conn.execute(
+            update(self.table)
+            .where(self.table.id.in_(ids), self.status == self.working)
+            .values(
+                {
+                    self.status: "due",
+                    self.claimed_at: None,
+                    self.attempts: self.attempts - 1,
+                    self.due_at: due,
+                    self.enqueued_at: due if message_expected else None,
+                }
+            )
+        )
+
+
+MAIL = OwedRows(
+    Recipient,
+    Recipient.email_status,
+    "sending",
+    Recipient.email_claimed_at,
+    Recipient.email_attempts,
+    Recipient.email_next_at,
+    Recipient.email_enqueued_at,
+)
+DELIVERIES = OwedRows(
+    Delivery,
+    Delivery.status,
+    "delivering",
+    Delivery.claimed_at,
+    Delivery.attempt_count,
+    Delivery.next_attempt_at,
+    Delivery.enqueued_at,
+)

@@ -12,13 +12,13 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select, update
+from sqlalchemy import Connection, select, update
 
 from approvals.runtime import Runtime
-from approvals.store.claims import expected_message_at, give_back, owed_now, take_for_enqueue
+from approvals.store.claims import MAIL, expected_message_at
 from approvals.store.models import Recipient, Response, Subscription, utcnow
 from worker.mail.backends import MailBackend, MailError, PermanentMailError
 from worker.mail.message import Attachment, MailContent, OptionLink, build_message
@@ -28,18 +28,6 @@ from worker.mail.message import Attachment, MailContent, OptionLink, build_messa
 class SendOutcome:
     status: str  # "sent" | "failed" | "retry" | "skipped" | "cancelled"
     retry_in: float | None = None
-
-
-def claimable(now: datetime, claim_timeout: float) -> ColumnElement[bool]:
-    """Recipients whose mail is owed now (see approvals.store.claims)."""
-    return owed_now(
-        Recipient.email_status,
-        Recipient.email_next_at,
-        Recipient.email_claimed_at,
-        working="sending",
-        now=now,
-        claim_timeout=claim_timeout,
-    )
 
 
 def option_urls(runtime: Runtime, subscription_id: str, recipient_id: str, count: int) -> list[str]:
@@ -103,7 +91,7 @@ def send_batch(
             update(Recipient)
             .where(
                 Recipient.id.in_(list(recipient_ids)),
-                claimable(now, runtime.settings.claim_timeout),
+                MAIL.owed_now(now, runtime.settings.claim_timeout),
             )
             .values(
                 email_status="sending",
@@ -216,19 +204,7 @@ def _record_failure(
 def _put_back(runtime: Runtime, recipient_ids: list[str]) -> None:
     """Undo claims without counting an attempt; the task enqueues them again at once."""
     with runtime.db.engine.begin() as conn:
-        give_back(
-            conn,
-            Recipient,
-            recipient_ids,
-            status=Recipient.email_status,
-            working="sending",
-            claimed_at=Recipient.email_claimed_at,
-            attempts=Recipient.email_attempts,
-            due_at=Recipient.email_next_at,
-            enqueued_at=Recipient.email_enqueued_at,
-            due=utcnow(),
-            message_expected=True,
-        )
+        MAIL.give_back(conn, recipient_ids, due=utcnow(), message_expected=True)
 
 
 def _record_sent(runtime: Runtime, recipient_ids: list[str]) -> None:
@@ -240,19 +216,3 @@ def _record_sent(runtime: Runtime, recipient_ids: list[str]) -> None:
             .where(Recipient.id.in_(recipient_ids))
             .values(email_status="sent", sent_at=utcnow(), email_error=None)
         )
-
-
-def recipients_to_enqueue(
-    conn: Connection, *, now: datetime, claim_timeout: float, limit: int
-) -> list[str]:
-    """Recipients whose mail is owed and whose broker message is missing or overdue."""
-    return take_for_enqueue(
-        conn,
-        Recipient,
-        claimable(now, claim_timeout),
-        Recipient.email_enqueued_at,
-        Recipient.email_next_at,
-        now=now,
-        requeue_after=claim_timeout,
-        limit=limit,
-    )

@@ -20,9 +20,8 @@ import httpcore
 from sqlalchemy import insert, select, update
 
 from approvals.clients import signing_secrets
-from approvals.deliveries import claimable
 from approvals.runtime import Runtime
-from approvals.store.claims import expected_message_at, give_back
+from approvals.store.claims import DELIVERIES, expected_message_at
 from approvals.store.models import ApiClient, Delivery, DeliveryAttempt, Subscription, utcnow
 from worker.webhooks.guard import BlockedAddress, DnsFailure, guarded_pool, parse_networks
 from worker.webhooks.receivers import Share, receivers
@@ -201,7 +200,7 @@ def _claim(
             update(Delivery)
             .where(
                 Delivery.id.in_(list(delivery_ids)),
-                claimable(now, runtime.settings.claim_timeout),
+                DELIVERIES.owed_now(now, runtime.settings.claim_timeout),
             )
             .values(status="delivering", claimed_at=now, attempt_count=Delivery.attempt_count + 1)
             .returning(
@@ -311,16 +310,9 @@ def _put_back(runtime: Runtime, delivery_ids: list[str], *, requeued: bool = Tru
     ``requeued``: the caller enqueues them again with a countdown; otherwise the sweeper will.
     """
     with runtime.db.engine.begin() as conn:
-        give_back(
+        DELIVERIES.give_back(
             conn,
-            Delivery,
             delivery_ids,
-            status=Delivery.status,
-            working="delivering",
-            claimed_at=Delivery.claimed_at,
-            attempts=Delivery.attempt_count,
-            due_at=Delivery.next_attempt_at,
-            enqueued_at=Delivery.enqueued_at,
             due=utcnow() + timedelta(seconds=PUT_BACK_DELAY_SECONDS),
             message_expected=requeued,
         )
