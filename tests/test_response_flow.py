@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
 from tests.support.api import ApiUser, answer, confirm_form, html_part, option_links, text_part
+from tests.support.processes import ServiceProcess
 from tests.support.receiver import CallbackReceiver
 from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import Stack, eventually
@@ -246,6 +249,41 @@ def test_a_slow_mail_server_gets_each_mail_once(
         smtp.data_delay = 0.0
     assert [len(smtp.messages_for(a)) for a in addresses] == [1] * 8
     assert [r["emailAttempts"] for r in recipients] == [1] * 8
+
+
+def test_a_slow_mail_server_is_sent_to_on_many_connections(
+    stack: Stack, api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    """Eight requests of three recipients each, owed to a server taking 0.5 s per mail, and a
+    worker with twelve threads: all eight batches are sent at once, not a few at a time (as
+    they are while the server answers quickly)."""
+    stack.worker.stop()
+    worker = ServiceProcess(
+        ["worker"], {**stack.env, "APPROVALS_WORKER_CONCURRENCY": "12"}, stack.root / "w12.log"
+    )
+    smtp.data_delay = 0.5
+    try:
+        owed = []
+        for n in range(8):
+            people = [address.replace("person-", f"b{n}r{i}-") for i in range(3)]
+            created = api.subscribe(";".join(people), receiver.url(receiver.new_path()))
+            owed.append((created, people))
+            time.sleep(0.2)  # each request its own batch
+        with smtp.lock:
+            smtp.most_in_data = 0
+        worker.start()
+        for _, people in owed:
+            for person in people:
+                smtp.wait_for(person, timeout=30)
+        most_at_once = smtp.most_in_data
+        recipients = [r for created, _ in owed for r in api.state(created["id"])["recipients"]]
+    finally:
+        smtp.data_delay = 0.0
+        worker.stop()
+        stack.worker.start()
+    assert most_at_once >= 6, f"at most {most_at_once} mails were being sent at once"
+    assert [len(smtp.messages_for(p)) for _, people in owed for p in people] == [1] * 24
+    assert [r["emailAttempts"] for r in recipients] == [1] * 24
 
 
 @pytest.mark.parametrize("separator", [";", ","])

@@ -28,8 +28,15 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        if self.sink.data_delay:
-            await asyncio.sleep(self.sink.data_delay)
+        with self.sink.lock:
+            self.sink.in_data += 1
+            self.sink.most_in_data = max(self.sink.most_in_data, self.sink.in_data)
+        try:
+            if self.sink.data_delay:
+                await asyncio.sleep(self.sink.data_delay)
+        finally:
+            with self.sink.lock:
+                self.sink.in_data -= 1
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self.sink.lock:
             for rcpt in envelope.rcpt_tos:
@@ -45,12 +52,15 @@ def free_port() -> int:
 
 class SmtpSink:
     """Start with :meth:`start`; ``refuse(address, "550 ...")`` makes RCPT fail for an address,
-    ``data_delay`` makes every message take that many seconds to be accepted."""
+    ``data_delay`` makes every message take that many seconds to be accepted, and
+    ``most_in_data`` is the most messages it was taking at once."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, EmailMessage]] = []
         self.refusals: dict[str, str] = {}
         self.data_delay = 0.0
+        self.in_data = 0
+        self.most_in_data = 0
         self.lock = threading.Lock()
         self.port = 0
         self._controller: Controller | None = None

@@ -12,15 +12,16 @@ import smtplib
 import ssl
 import threading
 import time
+from collections.abc import Sequence
 from email.message import Message
 from email.utils import getaddresses
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, cast
 
 from approvals.config import Settings
 from approvals.store.db import Database
 from approvals.store.models import OutboxMessage
-from worker.mail.message import SMTP_POLICY
+from worker.mail.message import SMTP_POLICY, is_bare_address
 
 
 class MailError(Exception):
@@ -58,10 +59,44 @@ class OutboxBackend:
             )
 
 
-@lru_cache(maxsize=4096)
 def envelope_addresses(header: str) -> tuple[str, ...]:
-    """The bare addresses of an address header (the same From is parsed once per process)."""
+    """The bare addresses of an address header."""
+    return (header,) if is_bare_address(header) else _parsed_addresses(header)
+
+
+@lru_cache(maxsize=4096)
+def _parsed_addresses(header: str) -> tuple[str, ...]:
+    # The same From is parsed once per process.
     return tuple(address for _, address in getaddresses([header]))
+
+
+class _BareEnvelope:
+    """MAIL FROM and RCPT TO written from bare addresses as given.
+
+    smtplib's own ``mail`` and ``rcpt`` parse every address again with ``email.utils``, a
+    tenth of a message's CPU in a worker; ours come from :func:`envelope_addresses`.
+    """
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        return self._command("mail", f"FROM:<{sender}>", options)
+
+    def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        return self._command("rcpt", f"TO:<{recip}>", options)
+
+    def _command(self, verb: str, argument: str, options: Sequence[str]) -> tuple[int, bytes]:
+        client = cast(smtplib.SMTP, self)
+        if options and client.does_esmtp:
+            argument += " " + " ".join(options)
+        client.putcmd(verb, argument)
+        return client.getreply()
+
+
+class _Smtp(_BareEnvelope, smtplib.SMTP):
+    pass
+
+
+class _SmtpSsl(_BareEnvelope, smtplib.SMTP_SSL):
+    pass
 
 
 class SmtpBackend:
@@ -82,14 +117,14 @@ class SmtpBackend:
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         if s.smtp_security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
+            client: smtplib.SMTP = _SmtpSsl(
                 s.smtp_host,
                 s.smtp_port,
                 timeout=s.smtp_timeout,
                 context=ssl.create_default_context(),
             )
         else:
-            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+            client = _Smtp(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
             if s.smtp_security == "starttls":
                 client.starttls(context=ssl.create_default_context())
         if s.smtp_username:

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Row, select, update
 
 from approvals.runtime import Runtime
 from approvals.store.claims import MAIL, expected_message_at
 from approvals.store.models import Recipient, Response, Subscription, utcnow
 from worker.mail.backends import MailBackend, MailError, PermanentMailError
+from worker.mail.gate import SendGate
 from worker.mail.message import Attachment, MailContent, OptionLink, build_message
 
 
@@ -71,6 +72,8 @@ def _retry_delay(schedule: tuple[float, ...], attempts: int) -> float | None:
     return schedule[attempts] * random.uniform(0.8, 1.2)
 
 
+SEND_GATE = SendGate()  # one per worker process: the interpreter lock is per process
+
 # "Sent" is written after every this many messages of a batch, so a worker killed mid-batch
 # sends at most this many mails twice.
 RECORD_EVERY = 10
@@ -85,6 +88,7 @@ def send_batch(
     after another on this thread's connection, and "sent" is recorded for several at once.
     """
     now = utcnow()
+    claimed_at = time.monotonic()
     outcomes = {recipient_id: SendOutcome("skipped") for recipient_id in recipient_ids}
     with runtime.db.engine.begin() as conn:
         claimed = conn.execute(
@@ -122,8 +126,20 @@ def send_batch(
                 to_send.append((claim, subscription))
             else:
                 outcomes[claim.id] = _not_needed(conn, claim.id, subscription.status)
+    with SEND_GATE.turn():
+        _send_claimed(runtime, backend, to_send, claimed_at, outcomes)
+    return outcomes
+
+
+def _send_claimed(
+    runtime: Runtime,
+    backend: MailBackend,
+    to_send: list[tuple[Row[Any], Row[Any]]],
+    claimed_at: float,
+    outcomes: dict[str, SendOutcome],
+) -> None:
+    """Send one after another on this thread's connection; record "sent" a few at a time."""
     sent: list[str] = []
-    claimed_at = time.monotonic()
     for index, (claim, subscription) in enumerate(to_send):
         if time.monotonic() - claimed_at > runtime.settings.claim_timeout / 2:
             # A slow mail server: give the rest back before their claims could lapse and
@@ -140,18 +156,21 @@ def send_batch(
             claim.id,
             claim.address,
         )
+        message = build_message(content)
+        started = time.monotonic()
         try:
-            backend.send(build_message(content), recipient_id=claim.id)
+            backend.send(message, recipient_id=claim.id)
         except MailError as exc:
             outcomes[claim.id] = _record_failure(runtime, claim.id, claim.email_attempts, exc)
             continue
+        finally:
+            SEND_GATE.observe(time.monotonic() - started)
         sent.append(claim.id)
         outcomes[claim.id] = SendOutcome("sent")
         if len(sent) >= RECORD_EVERY:
             _record_sent(runtime, sent)
             sent = []
     _record_sent(runtime, sent)
-    return outcomes
 
 
 def _not_needed(conn: Connection, recipient_id: str, status: str) -> SendOutcome:
