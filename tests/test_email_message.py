@@ -348,3 +348,24 @@ def test_html_layout_is_table_based_and_capped_at_600px() -> None:
     assert "<table" in html
     assert "max-width: 600px" in html
     assert "<div" not in html
+
+
+@pytest.mark.parametrize("text", ["", "Short", "Grüße\n" * 40, "x" * 5000, "a\r\nb\n\nc ✓"])
+@pytest.mark.parametrize("subtype", ["plain", "html"])
+def test_text_parts_are_the_bytes_mimetext_writes(text: str, subtype: str) -> None:
+    from email.mime.text import MIMEText
+
+    from worker.mail.message import _text_part
+
+    ours = _text_part(text, subtype).as_bytes(policy=SMTP_POLICY)
+    assert ours == MIMEText(text, subtype, "utf-8").as_bytes(policy=SMTP_POLICY)
+
+
+@pytest.mark.parametrize(
+    "to",
+    ["bob@example.com", "Bob <bob@example.com>", '"Smith, Bob" <b@example.com>', "Zoë <z@x.org>"],
+)
+def test_addresses_arrive_as_given(to: str) -> None:
+    name, addr_spec = email.utils.parseaddr(to)
+    arrived = roundtrip(make_content(to=to))["To"].addresses
+    assert [(a.display_name, a.addr_spec) for a in arrived] == [(name, addr_spec)]
