@@ -369,3 +369,36 @@ def test_addresses_arrive_as_given(to: str) -> None:
     name, addr_spec = email.utils.parseaddr(to)
     arrived = roundtrip(make_content(to=to))["To"].addresses
     assert [(a.display_name, a.addr_spec) for a in arrived] == [(name, addr_spec)]
+
+
+class _Nesting(HTMLParser):
+    """Checks that table markup opens and closes in order, as written."""
+
+    CHECKED = frozenset({"table", "tbody", "tr", "td", "p", "h1", "a"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.counts: dict[str, int] = {}
+        self.misnested: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.CHECKED:
+            self.open.append(tag)
+            self.counts[tag] = self.counts.get(tag, 0) + 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.CHECKED and (not self.open or self.open.pop() != tag):
+            self.misnested.append(tag)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+@pytest.mark.parametrize("hide_footer", [False, True])
+def test_html_tables_nest_properly_for_any_number_of_options(count: int, hide_footer: bool) -> None:
+    options = tuple(OptionLink(f"Option {i}", f"https://a.example/{i}") for i in range(count))
+    nesting = _Nesting()
+    nesting.feed(render_html(make_content(options=options, hide_footer=hide_footer)))
+    assert nesting.misnested == [] and nesting.open == []
+    # The outer table, the content table and the buttons table (the Outlook-only one is a comment).
+    assert nesting.counts["table"] == nesting.counts["tbody"] == 3
+    assert nesting.counts["a"] == count

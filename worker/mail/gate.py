@@ -1,8 +1,9 @@
 """How many of a worker's threads send mail at once.
 
 While the mail server answers quickly, sending is CPU work (building the message, smtplib),
-and more than a few threads doing it only fight over the interpreter lock: sixteen threads
-spent half as much CPU again per mail as four did, and sent fewer. While it answers slowly,
+and more than a few threads doing it only fight over the interpreter lock: on the benchmark's
+local SMTP sink, sixteen threads sending spent about 1.25 ms of CPU per mail and four 0.97 ms,
+and the four sent more (about 860 mails/s against 760). While the server answers slowly,
 threads mostly wait for it, and all of them may.
 """
 

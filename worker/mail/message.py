@@ -23,11 +23,11 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
-import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
 import templates
+from worker.mail.inlined import InlinedHtmlLoader
 
 FOOTER_TEXT = (
     "Sent by approvals, a self-hosted approval service. "
@@ -96,9 +96,9 @@ def _nl2br(value: str) -> Markup:
 def _safe_url(value: str) -> str:
     """Percent-encode characters a URL may not hold (<, >, quotes, spaces, non-ASCII).
 
-    Browsers do the same encoding before following a link, so the target does not change, but
-    css_inline re-serialises attributes without escaping < and >, and raw markup in an href
-    would look like an injection to spam filters and to anyone reading the source.
+    Browsers do the same encoding before following a link, so the target does not change, and
+    markup in an href, even escaped, would look like an injection to spam filters and to
+    anyone reading the source.
     """
     return quote(_one_line(value), safe="%:/?#[]@!$&'()*+,;=~")
 
@@ -108,7 +108,7 @@ def _environment() -> Environment:
     """One Jinja environment: autoescape for .html (request text is untrusted), off for .txt."""
     folder = Path(templates.__file__).parent / "email"
     env = Environment(
-        loader=FileSystemLoader(folder),
+        loader=InlinedHtmlLoader(folder),
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -137,9 +137,8 @@ def _context(content: MailContent) -> dict[str, object]:
 
 
 def render_html(content: MailContent) -> str:
-    """Render the HTML part and inline its CSS, since many clients drop <style> blocks."""
-    html = _environment().get_template("message.html").render(**_context(content))
-    return css_inline.inline(html, load_remote_stylesheets=False, keep_style_tags=False)
+    """Render the HTML part (its CSS was inlined when the template was loaded)."""
+    return _environment().get_template("message.html").render(**_context(content))
 
 
 def render_text(content: MailContent) -> str:
