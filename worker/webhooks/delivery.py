@@ -11,6 +11,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -141,9 +142,11 @@ class DeliveryOutcome:
 
 # How soon a delivery put back (its claim was running out) is tried again.
 PUT_BACK_DELAY_SECONDS = 0.5
-# Attempts are written after every this many requests to one receiver, so a worker killed in
-# the middle of a batch repeats at most this many callbacks (with the same webhook-id).
+# Attempts are written after every this many requests to one receiver, on a thread of their
+# own while the next ones go out; a worker killed in the middle of a batch repeats at most
+# twice this many callbacks (with the same webhook-id).
 RECORD_EVERY = 10
+RECORDER_THREADS = 2
 Outcomes = dict[str, "DeliveryOutcome"]
 
 
@@ -277,6 +280,15 @@ def _deliver_to_host(
     pool = connection_pool(runtime)
     outcomes: Outcomes = {}
     made: list[Attempt] = []
+    recording: Future[Outcomes] | None = None
+
+    def record(attempts: list[Attempt]) -> None:
+        """Have ``attempts`` written while the next requests go out, once the last are."""
+        nonlocal recording
+        if recording is not None:
+            outcomes.update(recording.result())
+        recording = recorder().submit(_record, runtime, attempts) if attempts else None
+
     for index, item in enumerate(items):
         if time.monotonic() - claimed_at > settings.claim_timeout / 2:
             rest = [waiting.id for waiting in items[index:]]
@@ -298,10 +310,23 @@ def _deliver_to_host(
         receivers().observe(host, took)
         made.append(Attempt(item, started, int(took * 1000), result))
         if len(made) >= RECORD_EVERY:
-            outcomes.update(_record(runtime, made))
+            record(made)
             made = []
-    outcomes.update(_record(runtime, made))
+    record(made)
+    record([])
     return outcomes
+
+
+_recorder: ThreadPoolExecutor | None = None
+
+
+def recorder() -> ThreadPoolExecutor:
+    """The threads that write attempts down, so a receiver's thread only sends (per process)."""
+    global _recorder
+    with _pools_lock:
+        if _recorder is None:
+            _recorder = ThreadPoolExecutor(RECORDER_THREADS, thread_name_prefix="record-attempts")
+        return _recorder
 
 
 def _put_back(runtime: Runtime, delivery_ids: list[str], *, requeued: bool = True) -> None:
