@@ -287,7 +287,13 @@ def _deliver_to_host(
         nonlocal recording
         if recording is not None:
             outcomes.update(recording.result())
-        recording = recorder().submit(_record, runtime, attempts) if attempts else None
+            recording = None
+        if not attempts:
+            return
+        try:
+            recording = recorder().submit(_record, runtime, attempts)
+        except RuntimeError:  # the worker is exiting and its executors are closed: write here
+            outcomes.update(_record(runtime, attempts))
 
     for index, item in enumerate(items):
         if time.monotonic() - claimed_at > settings.claim_timeout / 2:
