@@ -225,7 +225,8 @@ def test_requests_after_the_database_dropped_every_connection_succeed(
     admin = url.set(drivername="postgresql", database="postgres").render_as_string(False)
     with psycopg.connect(admin, autocommit=True) as connection:
         terminated = connection.execute(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            # With a timeout it waits until each backend has exited (PostgreSQL 14+).
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()",
             (url.database,),
         ).fetchone()

@@ -286,6 +286,53 @@ def test_a_slow_mail_server_is_sent_to_on_many_connections(
     assert [r["emailAttempts"] for r in recipients] == [1] * 24
 
 
+def test_an_address_that_is_not_ascii_gets_its_mail_over_smtputf8(
+    api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    other = address.replace("person-", "jörg-")
+    created = api.subscribe(f"{other};{address}", receiver.url(receiver.new_path()))
+    assert smtp.wait_for(other) and smtp.wait_for(address)
+
+    def all_sent() -> list[dict] | None:
+        rows = api.state(created["id"])["recipients"]
+        return rows if all(r["emailStatus"] == "sent" for r in rows) else None
+
+    assert [r["emailAttempts"] for r in eventually(all_sent)] == [1, 1]
+
+
+def test_a_server_without_smtputf8_fails_that_address_only(
+    stack: Stack, api: ApiUser, receiver: CallbackReceiver, address: str
+) -> None:
+    """Its row says why, at once, and the other recipient of the request still gets the mail."""
+    plain = SmtpSink(smtputf8=False)
+    plain.start()
+    stack.worker.stop()
+    worker = ServiceProcess(
+        ["worker"], {**stack.env, "APPROVALS_SMTP_PORT": str(plain.port)}, stack.root / "w7.log"
+    )
+    other = address.replace("person-", "jörg-")
+    try:
+        worker.start()
+        created = api.subscribe(f"{other};{address}", receiver.url(receiver.new_path()))
+        plain.wait_for(address)
+
+        def settled() -> dict[str, dict] | None:
+            rows = api.state(created["id"])["recipients"]
+            done = all(r["emailStatus"] in ("sent", "failed") for r in rows)
+            return {r["address"]: r for r in rows} if done else None
+
+        rows = eventually(settled, timeout=30)
+    finally:
+        worker.stop()
+        stack.worker.start()
+        plain.stop()
+    assert rows[address]["emailStatus"] == "sent"
+    assert rows[other]["emailStatus"] == "failed"
+    assert "SMTPUTF8" in rows[other]["emailError"]
+    assert rows[other]["emailAttempts"] == 1
+    assert plain.messages_for(other) == []
+
+
 @pytest.mark.parametrize("separator", [";", ","])
 def test_both_separators_reach_every_recipient(
     api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str, separator: str

@@ -55,7 +55,8 @@ class SmtpSink:
     ``data_delay`` makes every message take that many seconds to be accepted, and
     ``most_in_data`` is the most messages it was taking at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = True) -> None:
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 (RFC 6531): addresses that are not ASCII
         self.received: list[tuple[str, EmailMessage]] = []
         self.refusals: dict[str, str] = {}
         self.data_delay = 0.0
@@ -69,7 +70,9 @@ class SmtpSink:
         """Listen on a free loopback port, or again on the same one after :meth:`stop`."""
         if not self.port:
             self.port = free_port()
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8
+        )
         self._controller.start()
 
     def stop(self) -> None:

@@ -87,6 +87,8 @@ class _BareEnvelope:
         client = cast(smtplib.SMTP, self)
         if options and client.does_esmtp:
             argument += " " + " ".join(options)
+            if any(option.lower() == "smtputf8" for option in options):
+                client.command_encoding = "utf-8"  # as smtplib does; RSET sets it back
         client.putcmd(verb, argument)
         return client.getreply()
 
@@ -144,7 +146,7 @@ class SmtpBackend:
             if not stale:
                 return client
             self._close()
-        local.client, local.sent = self._connect(), 0
+        local.client, local.sent, local.used = self._connect(), 0, time.monotonic()
         return local.client
 
     def _close(self) -> None:
@@ -162,7 +164,12 @@ class SmtpBackend:
             # One flattening, and the envelope from the headers we wrote ourselves.
             sender = envelope_addresses(str(message["From"]))[0]
             recipients = envelope_addresses(str(message["To"]))
-            client.sendmail(sender, recipients, message.as_bytes(policy=SMTP_POLICY))
+            client.sendmail(
+                sender,
+                recipients,
+                message.as_bytes(policy=SMTP_POLICY),
+                mail_options=_envelope_options(client, (sender, *recipients)),
+            )
             self._local.sent += 1
             self._local.used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as exc:
@@ -183,6 +190,18 @@ class SmtpBackend:
         except (smtplib.SMTPException, OSError) as exc:
             self._close()
             raise TransientMailError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _envelope_options(client: smtplib.SMTP, addresses: Sequence[str]) -> tuple[str, ...]:
+    """SMTPUTF8 when an address is not ASCII (RFC 6531); a server without it cannot take one."""
+    if all(address.isascii() for address in addresses):
+        return ()
+    client.ehlo_or_helo_if_needed()  # what the server supports is known after EHLO
+    if not client.has_extn("smtputf8"):
+        raise PermanentMailError(
+            "the mail server does not accept addresses that are not ASCII (no SMTPUTF8)"
+        )
+    return ("SMTPUTF8",)
 
 
 def backend_for(settings: Settings, db: Database) -> MailBackend:

@@ -160,8 +160,12 @@ def _header(value: str) -> str | Header:
 
 
 def is_bare_address(value: str) -> bool:
-    """An ASCII ``local@domain`` with nothing to quote or parse (most recipients' addresses)."""
-    return value.isascii() and value.count("@") == 1 and _NOT_BARE.search(value) is None
+    """A ``local@domain`` with nothing to quote or parse, as intake stores every recipient.
+
+    It may hold letters that are not ASCII (RFC 6531): such an address is written as UTF-8 in
+    the header (see :class:`MailPolicy`) and sent only to a server that offers SMTPUTF8.
+    """
+    return value.count("@") == 1 and _NOT_BARE.search(value) is None
 
 
 _NOT_BARE = re.compile(r'[\s<>()\[\]",;:\\]')
@@ -234,8 +238,15 @@ def _boundary() -> str:
 class MailPolicy(Compat32):
     """compat32 that writes short ASCII headers as they are instead of folding each one.
 
-    Longer or non-ASCII values are folded (and encoded) exactly as compat32 does.
+    Longer or non-ASCII values are folded (and encoded) exactly as compat32 does, except an
+    address header holding one bare address that is not ASCII: RFC 2047 cannot encode an
+    address, so it is written as UTF-8 (RFC 6532), as a server offering SMTPUTF8 takes it.
     """
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name in _ADDRESS_HEADERS and not value.isascii() and is_bare_address(value):
+            return f"{name}: {value}{self.linesep}".encode()
+        return super().fold_binary(name, value)
 
     def _fold(self, name: str, value: object, sanitize: bool) -> str:
         if (
@@ -249,6 +260,7 @@ class MailPolicy(Compat32):
 
 
 MAX_HEADER_LINE = 78
+_ADDRESS_HEADERS = frozenset({"From", "To"})
 # What the SMTP backend flattens with: CRLF line ends, as SMTP wants.
 SMTP_POLICY = MailPolicy(linesep="\r\n")
 

@@ -156,7 +156,12 @@ def _send_claimed(
             claim.id,
             claim.address,
         )
-        message = build_message(content)
+        try:
+            message = build_message(content)
+        except ValueError as exc:  # this recipient's mail cannot be written; the rest can
+            error = PermanentMailError(f"cannot build the message: {exc}")
+            outcomes[claim.id] = _record_failure(runtime, claim.id, claim.email_attempts, error)
+            continue
         started = time.monotonic()
         try:
             backend.send(message, recipient_id=claim.id)
