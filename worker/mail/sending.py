@@ -148,16 +148,17 @@ def _send_claimed(
             _put_back(runtime, rest)
             outcomes.update((recipient_id, SendOutcome("retry", 0.0)) for recipient_id in rest)
             break
-        content = compose(
-            runtime,
-            claim.subscription_id,
-            subscription.options,
-            subscription.message,
-            claim.id,
-            claim.address,
-        )
         try:
-            message = build_message(content)
+            message = build_message(
+                compose(
+                    runtime,
+                    claim.subscription_id,
+                    subscription.options,
+                    subscription.message,
+                    claim.id,
+                    claim.address,
+                )
+            )
         except ValueError as exc:  # this recipient's mail cannot be written; the rest can
             error = PermanentMailError(f"cannot build the message: {exc}")
             outcomes[claim.id] = _record_failure(runtime, claim.id, claim.email_attempts, error)
