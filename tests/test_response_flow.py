@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from tests.support.api import ApiUser, answer, confirm_form, html_part, option_links, text_part
-from tests.support.processes import ServiceProcess
 from tests.support.receiver import CallbackReceiver
 from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import Stack, eventually
@@ -19,6 +18,12 @@ SCANNERS = [
     "Proofpoint-URLDefense",
     "python-requests/2.32",
 ]
+
+
+def all_mail_sent(api: ApiUser, subscription_id: str) -> list[dict] | None:
+    """The subscription's recipients once every one's mail is sent, else None."""
+    rows = api.state(subscription_id)["recipients"]
+    return rows if all(r["emailStatus"] == "sent" for r in rows) else None
 
 
 def test_each_recipient_gets_one_email_with_a_button_per_option(
@@ -220,10 +225,7 @@ def test_killed_worker_sends_every_owed_mail_once_after_restart(
         stack.worker.start()
     for a in addresses:
         smtp.wait_for(a, timeout=30)
-    eventually(
-        lambda: all(r["emailStatus"] == "sent" for r in api.state(created["id"])["recipients"]),
-        timeout=30,
-    )
+    eventually(lambda: all_mail_sent(api, created["id"]), timeout=30)
     assert [len(smtp.messages_for(a)) for a in addresses] == [1] * 5
 
 
@@ -239,12 +241,7 @@ def test_a_slow_mail_server_gets_each_mail_once(
         created = api.subscribe(";".join(addresses), receiver.url(receiver.new_path()))
         for a in addresses:
             smtp.wait_for(a, timeout=30)
-
-        def all_sent() -> list[dict] | None:
-            rows = api.state(created["id"])["recipients"]
-            return rows if all(r["emailStatus"] == "sent" for r in rows) else None
-
-        recipients = eventually(all_sent, timeout=30)
+        recipients = eventually(lambda: all_mail_sent(api, created["id"]), timeout=30)
     finally:
         smtp.data_delay = 0.0
     assert [len(smtp.messages_for(a)) for a in addresses] == [1] * 8
@@ -257,30 +254,25 @@ def test_a_slow_mail_server_is_sent_to_on_many_connections(
     """Eight requests of three recipients each, owed to a server taking 0.5 s per mail, and a
     worker with twelve threads: all eight batches are sent at once, not a few at a time (as
     they are while the server answers quickly)."""
-    stack.worker.stop()
-    worker = ServiceProcess(
-        ["worker"], {**stack.env, "APPROVALS_WORKER_CONCURRENCY": "12"}, stack.root / "w12.log"
-    )
     smtp.data_delay = 0.5
     try:
-        owed = []
-        for n in range(8):
-            people = [address.replace("person-", f"b{n}r{i}-") for i in range(3)]
-            created = api.subscribe(";".join(people), receiver.url(receiver.new_path()))
-            owed.append((created, people))
-            time.sleep(0.2)  # each request its own batch
-        with smtp.lock:
-            smtp.most_in_data = 0
-        worker.start()
-        for _, people in owed:
-            for person in people:
-                smtp.wait_for(person, timeout=30)
-        most_at_once = smtp.most_in_data
+        with stack.worker_in_its_place("w12", APPROVALS_WORKER_CONCURRENCY="12") as worker:
+            owed = []
+            for n in range(8):
+                people = [address.replace("person-", f"b{n}r{i}-") for i in range(3)]
+                created = api.subscribe(";".join(people), receiver.url(receiver.new_path()))
+                owed.append((created, people))
+                time.sleep(0.2)  # each request its own batch
+            with smtp.lock:
+                smtp.most_in_data = 0
+            worker.start()
+            for _, people in owed:
+                for person in people:
+                    smtp.wait_for(person, timeout=30)
+            most_at_once = smtp.most_in_data
         recipients = [r for created, _ in owed for r in api.state(created["id"])["recipients"]]
     finally:
         smtp.data_delay = 0.0
-        worker.stop()
-        stack.worker.start()
     assert most_at_once >= 6, f"at most {most_at_once} mails were being sent at once"
     assert [len(smtp.messages_for(p)) for _, people in owed for p in people] == [1] * 24
     assert [r["emailAttempts"] for r in recipients] == [1] * 24
@@ -292,12 +284,8 @@ def test_an_address_that_is_not_ascii_gets_its_mail_over_smtputf8(
     other = address.replace("person-", "jörg-")
     created = api.subscribe(f"{other};{address}", receiver.url(receiver.new_path()))
     assert smtp.wait_for(other) and smtp.wait_for(address)
-
-    def all_sent() -> list[dict] | None:
-        rows = api.state(created["id"])["recipients"]
-        return rows if all(r["emailStatus"] == "sent" for r in rows) else None
-
-    assert [r["emailAttempts"] for r in eventually(all_sent)] == [1, 1]
+    recipients = eventually(lambda: all_mail_sent(api, created["id"]))
+    assert [r["emailAttempts"] for r in recipients] == [1, 1]
 
 
 def test_a_server_without_smtputf8_fails_that_address_only(
@@ -306,25 +294,20 @@ def test_a_server_without_smtputf8_fails_that_address_only(
     """Its row says why, at once, and the other recipient of the request still gets the mail."""
     plain = SmtpSink(smtputf8=False)
     plain.start()
-    stack.worker.stop()
-    worker = ServiceProcess(
-        ["worker"], {**stack.env, "APPROVALS_SMTP_PORT": str(plain.port)}, stack.root / "w7.log"
-    )
     other = address.replace("person-", "jörg-")
     try:
-        worker.start()
-        created = api.subscribe(f"{other};{address}", receiver.url(receiver.new_path()))
-        plain.wait_for(address)
+        with stack.worker_in_its_place("w7", APPROVALS_SMTP_PORT=str(plain.port)) as worker:
+            worker.start()
+            created = api.subscribe(f"{other};{address}", receiver.url(receiver.new_path()))
+            plain.wait_for(address)
 
-        def settled() -> dict[str, dict] | None:
-            rows = api.state(created["id"])["recipients"]
-            done = all(r["emailStatus"] in ("sent", "failed") for r in rows)
-            return {r["address"]: r for r in rows} if done else None
+            def settled() -> dict[str, dict] | None:
+                rows = api.state(created["id"])["recipients"]
+                done = all(r["emailStatus"] in ("sent", "failed") for r in rows)
+                return {r["address"]: r for r in rows} if done else None
 
-        rows = eventually(settled, timeout=30)
+            rows = eventually(settled, timeout=30)
     finally:
-        worker.stop()
-        stack.worker.start()
         plain.stop()
     assert rows[address]["emailStatus"] == "sent"
     assert rows[other]["emailStatus"] == "failed"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -95,6 +96,18 @@ class Stack:
     def restart_worker(self) -> None:
         self.worker.stop()
         self.worker.start()
+
+    @contextmanager
+    def worker_in_its_place(self, name: str, **env: str) -> Iterator[ServiceProcess]:
+        """The stack's worker stopped, and another with ``env`` (not yet started) instead;
+        afterwards the other stopped and the stack's own started again."""
+        self.worker.stop()
+        other = ServiceProcess(["worker"], {**self.env, **env}, self.root / f"{name}.log")
+        try:
+            yield other
+        finally:
+            other.stop()
+            self.worker.start()
 
     def new_client(self, name: str = "test") -> tuple[CreatedClient, httpx.Client]:
         with self.db.session() as session:

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from worker.pace import moving_average
+
 # Batches sending at once per worker process while the server answers quickly.
 QUICK_SENDERS = 4
 # A server answering a message faster than this (on average) is quick.
@@ -36,7 +38,7 @@ class SendGate:
         """Note how long the server took to take one message."""
         with self._changed:
             was_quick = self.quick
-            self._average = 0.8 * self._average + 0.2 * seconds
+            self._average = moving_average(self._average, seconds)
             if was_quick and not self.quick:
                 self._changed.notify_all()  # slow now: everyone waiting may go
 

@@ -282,12 +282,17 @@ def _deliver_to_host(
     made: list[Attempt] = []
     recording: Future[Outcomes] | None = None
 
-    def record(attempts: list[Attempt]) -> None:
-        """Have ``attempts`` written while the next requests go out, once the last are."""
+    def written() -> None:
+        """Wait for the attempts being written; their outcomes join the rest."""
         nonlocal recording
         if recording is not None:
             outcomes.update(recording.result())
             recording = None
+
+    def record(attempts: list[Attempt]) -> None:
+        """Have ``attempts`` written while the next requests go out, once the last are."""
+        nonlocal recording
+        written()
         if not attempts:
             return
         try:
@@ -319,17 +324,18 @@ def _deliver_to_host(
             record(made)
             made = []
     record(made)
-    record([])
+    written()
     return outcomes
 
 
 _recorder: ThreadPoolExecutor | None = None
+_recorder_lock = threading.Lock()
 
 
 def recorder() -> ThreadPoolExecutor:
     """The threads that write attempts down, so a receiver's thread only sends (per process)."""
     global _recorder
-    with _pools_lock:
+    with _recorder_lock:
         if _recorder is None:
             _recorder = ThreadPoolExecutor(RECORDER_THREADS, thread_name_prefix="record-attempts")
         return _recorder

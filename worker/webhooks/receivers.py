@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from worker.pace import moving_average
+
 log = logging.getLogger(__name__)
 
 # Threads that call receivers, per worker process. Few: threads that are runnable at once fight
@@ -73,7 +75,7 @@ class Receivers:
         average = self._answer_seconds.get(host)
         if average is None and len(self._answer_seconds) >= MAX_TRACKED_HOSTS:
             self._answer_seconds.clear()
-        self._answer_seconds[host] = seconds if average is None else 0.8 * average + 0.2 * seconds
+        self._answer_seconds[host] = moving_average(average, seconds)
 
     def _limit(self, share: Share[Any]) -> int:
         quick = self._answer_seconds.get(share.host, 0.0) < QUICK_ANSWER_SECONDS
