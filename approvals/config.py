@@ -1,17 +1,26 @@
-"""Configuration, read once from ``APPROVALS_*`` variables into one typed object.
+"""Configuration, read once from ``APPROVALS_*`` variables into one typed, frozen object.
 
 Every process (web, worker, beat, CLI) builds its settings through :func:`load_settings`, so
-they agree on the instance folder, the database, the broker and the secret key.
+they agree on the instance folder, the database, the broker and the secret key. Each variable
+has a type: a password of ``123456`` stays the string ``"123456"``, and a value that does not
+fit its type stops the process at start with a :class:`ConfigurationError` naming the variable.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import secrets
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from limits import parse as parse_rate
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 PREFIX = "APPROVALS_"
 DEFAULT_PORT = 8000
@@ -20,51 +29,148 @@ DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
 # Standard Webhooks' suggested schedule, in seconds: 0 s, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 DEFAULT_MAIL_RETRY_SCHEDULE = (0.0, 30.0, 120.0, 600.0, 1800.0, 3600.0)
+DEFAULT_WEBHOOK_CONNECT_TIMEOUT = 5.0
+DEFAULT_WEBHOOK_TIMEOUT = 15.0
+DEFAULT_SMTP_TIMEOUT = 30.0
+DEFAULT_CLAIM_TIMEOUT = 120.0
+
+Seconds = Annotated[float, Field(gt=0)]
+Schedule = Annotated[tuple[float, ...], NoDecode]
+
+
+class ConfigurationError(ValueError):
+    """A variable's value cannot be used; the message names each variable and why."""
 
 
 def _default_instance_path() -> Path:
     """Flask's instance folder for an installed package: ``<prefix>/var/approvals-instance``."""
-    import sys
-
     here = Path(__file__).resolve().parent
     if (here.parent / "pyproject.toml").exists():
         return here.parent / "instance"
     return Path(sys.prefix) / "var" / "approvals-instance"
 
 
-def _floats(value: Any, default: tuple[float, ...]) -> tuple[float, ...]:
-    if value in (None, ""):
-        return default
-    if isinstance(value, (list, tuple)):
-        return tuple(float(v) for v in value)
-    return tuple(float(v) for v in str(value).replace(";", ",").split(",") if v.strip())
-
-
-def _bool(value: Any, default: bool = False) -> bool:
-    if value in (None, ""):
-        return default
-    if isinstance(value, bool):
+def _split(value: Any) -> Any:
+    """A list from ``"a,b"`` or ``"a;b"`` (or a JSON list); other values as they are."""
+    if not isinstance(value, str):
         return value
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in re.split(r"[;,]", text) if part.strip()]
 
 
-def read_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """The ``APPROVALS_*`` variables without their prefix, JSON-decoded where possible.
+class Settings(BaseSettings):
+    """Everything the service reads from its environment, with the embedded defaults applied.
 
-    This mirrors Flask's ``from_prefixed_env`` so that the worker and the CLI, which do not
-    always build a Flask app first, read the same values.
+    Empty values (``APPROVALS_X=``) count as unset. Fields left empty here (database, broker,
+    secret key, base URL, rate-limit storage) are derived by :func:`load_settings`.
     """
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for key, raw in environ.items():
-        if not key.startswith(PREFIX):
-            continue
-        try:
-            value: Any = json.loads(raw)
-        except ValueError:
-            value = raw
-        values[key[len(PREFIX) :]] = value
-    return values
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    instance_path: Path = Field(default_factory=_default_instance_path)
+    database_url: str = ""
+    broker_url: str = ""
+    broker_transport_options: dict[str, Any] = Field(default_factory=dict)
+    secret_key: str = Field("", repr=False)
+    secret_key_fallbacks: Annotated[tuple[str, ...], NoDecode] = Field((), repr=False)
+    base_url: str = ""
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535)
+    mail_backend: Literal["outbox", "smtp"] = "outbox"
+    mail_from: str = "approvals <approvals@localhost>"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(None, repr=False)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_timeout: Seconds = DEFAULT_SMTP_TIMEOUT
+    mail_retry_schedule: Schedule = DEFAULT_MAIL_RETRY_SCHEDULE
+    webhook_allowed_networks: str = ""
+    webhook_retry_schedule: Schedule = DEFAULT_RETRY_SCHEDULE
+    webhook_connect_timeout: Seconds = DEFAULT_WEBHOOK_CONNECT_TIMEOUT
+    webhook_timeout: Seconds = DEFAULT_WEBHOOK_TIMEOUT
+    webhook_retry_after_max: Annotated[float, Field(ge=0)] = 36000.0
+    webhook_host_concurrency: int = Field(4, ge=1)
+    expiry_days: Seconds = DEFAULT_EXPIRY_DAYS
+    max_request_bytes: int = Field(DEFAULT_MAX_REQUEST_BYTES, ge=1024)
+    sweep_interval: Seconds = 5.0
+    claim_timeout: Seconds = DEFAULT_CLAIM_TIMEOUT
+    worker_concurrency: int = Field(16, ge=1)
+    api_rate_limit: str = "600/minute"
+    page_rate_limit: str = "60/minute"
+    auth_failure_rate_limit: str = "30/minute"
+    rate_limit_storage_url: str = ""
+
+    @field_validator("secret_key_fallbacks", mode="before")
+    @classmethod
+    def _keys(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("mail_retry_schedule", "webhook_retry_schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: Any) -> Any:
+        schedule = _split(value)
+        if isinstance(schedule, list | tuple) and not schedule:
+            raise ValueError("a schedule needs at least one delay")
+        return schedule
+
+    @field_validator("mail_retry_schedule", "webhook_retry_schedule")
+    @classmethod
+    def _not_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("delays must not be negative")
+        return value
+
+    @field_validator("broker_transport_options", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("smtp_security", "mail_backend", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("api_rate_limit", "page_rate_limit", "auth_failure_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_rate(value)  # raises ValueError naming what it could not read
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in re.split(r"[\s,]+", value.strip()):
+            if entry:
+                ipaddress.ip_network(entry, strict=True)
+        return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "memory://")):
+            raise ValueError("must be redis://, rediss:// or memory://")
+        return value
+
+    @property
+    def is_sqlite_broker(self) -> bool:
+        return self.broker_url.startswith("sqla+sqlite")
+
+
+class _FromMapping(Settings):
+    """Settings read from a given mapping only (tests, the bench), never from ``os.environ``."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        **_others: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 def _load_secret_key(instance_path: Path) -> str:
@@ -86,96 +192,44 @@ def _load_secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
-def _limit_storage(raw: dict[str, Any]) -> str:
-    """Share rate-limit counters through Redis when there is one; else per process."""
-    broker = str(raw.get("BROKER_URL") or "")
-    return broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+def _explain(error: ValidationError) -> ConfigurationError:
+    lines = []
+    for problem in error.errors(include_url=False):
+        name = PREFIX + str(problem["loc"][0]).upper() if problem["loc"] else "APPROVALS_*"
+        secret = any(word in name for word in ("PASSWORD", "KEY"))
+        given = "" if secret else f" (given {problem.get('input')!r})"
+        lines.append(f"{name}: {problem['msg']}{given}")
+    return ConfigurationError("invalid configuration:\n  " + "\n  ".join(lines))
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the service reads from its environment, with the embedded defaults applied."""
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from the environment (or ``environ``); the one place it is read.
 
-    instance_path: Path
-    database_url: str
-    broker_url: str
-    secret_key: str
-    secret_key_fallbacks: tuple[str, ...]
-    base_url: str
-    port: int
-    mail_backend: str
-    mail_from: str
-    smtp_host: str
-    smtp_port: int
-    smtp_username: str | None
-    smtp_password: str | None
-    smtp_security: str
-    smtp_timeout: float
-    webhook_allowed_networks: str
-    webhook_retry_schedule: tuple[float, ...]
-    webhook_connect_timeout: float
-    webhook_timeout: float
-    webhook_retry_after_max: float
-    mail_retry_schedule: tuple[float, ...]
-    expiry_days: float
-    max_request_bytes: int
-    sweep_interval: float
-    claim_timeout: float
-    worker_concurrency: int
-    webhook_host_concurrency: int
-    broker_transport_options: dict[str, Any]
-    api_rate_limit: str
-    page_rate_limit: str
-    rate_limit_storage_url: str
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def is_sqlite_broker(self) -> bool:
-        return self.broker_url.startswith("sqla+sqlite")
-
-
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Build :class:`Settings` from the environment; the one place configuration is read."""
-    raw = read_environment(environ)
-    instance = Path(str(raw.get("INSTANCE_PATH") or _default_instance_path())).resolve()
+    Raises :class:`ConfigurationError` naming every variable whose value cannot be used.
+    """
+    try:
+        if environ is None:
+            settings = Settings()
+        else:
+            values = {
+                key[len(PREFIX) :].lower(): value
+                for key, value in environ.items()
+                if key.startswith(PREFIX) and value != ""
+            }
+            settings = _FromMapping(**values)
+    except ValidationError as exc:
+        raise _explain(exc) from None
+    instance = settings.instance_path.resolve()
     instance.mkdir(parents=True, exist_ok=True)
-    port = int(raw.get("PORT") or DEFAULT_PORT)
-    fallbacks = raw.get("SECRET_KEY_FALLBACKS") or ()
-    if isinstance(fallbacks, str):
-        fallbacks = tuple(k for k in fallbacks.split(",") if k)
-    return Settings(
-        instance_path=instance,
-        database_url=str(raw.get("DATABASE_URL") or f"sqlite:///{instance / 'approvals.sqlite'}"),
-        broker_url=str(
-            raw.get("BROKER_URL") or f"sqla+sqlite:///{instance / 'broker.sqlite'}?timeout=30"
-        ),
-        secret_key=str(raw.get("SECRET_KEY") or _load_secret_key(instance)),
-        secret_key_fallbacks=tuple(str(k) for k in fallbacks),
-        base_url=str(raw.get("BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
-        port=port,
-        mail_backend=str(raw.get("MAIL_BACKEND") or "outbox"),
-        mail_from=str(raw.get("MAIL_FROM") or "approvals <approvals@localhost>"),
-        smtp_host=str(raw.get("SMTP_HOST") or "127.0.0.1"),
-        smtp_port=int(raw.get("SMTP_PORT") or 25),
-        smtp_username=raw.get("SMTP_USERNAME") or None,
-        smtp_password=raw.get("SMTP_PASSWORD") or None,
-        smtp_security=str(raw.get("SMTP_SECURITY") or "none").lower(),
-        smtp_timeout=float(raw.get("SMTP_TIMEOUT") or 30),
-        webhook_allowed_networks=str(raw.get("WEBHOOK_ALLOWED_NETWORKS") or ""),
-        webhook_retry_schedule=_floats(raw.get("WEBHOOK_RETRY_SCHEDULE"), DEFAULT_RETRY_SCHEDULE),
-        webhook_connect_timeout=float(raw.get("WEBHOOK_CONNECT_TIMEOUT") or 5),
-        webhook_timeout=float(raw.get("WEBHOOK_TIMEOUT") or 15),
-        webhook_retry_after_max=float(raw.get("WEBHOOK_RETRY_AFTER_MAX") or 36000),
-        mail_retry_schedule=_floats(raw.get("MAIL_RETRY_SCHEDULE"), DEFAULT_MAIL_RETRY_SCHEDULE),
-        expiry_days=float(raw.get("EXPIRY_DAYS") or DEFAULT_EXPIRY_DAYS),
-        max_request_bytes=int(raw.get("MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES),
-        sweep_interval=float(raw.get("SWEEP_INTERVAL") or 5),
-        claim_timeout=float(raw.get("CLAIM_TIMEOUT") or 120),
-        worker_concurrency=int(raw.get("WORKER_CONCURRENCY") or 16),
-        webhook_host_concurrency=int(raw.get("WEBHOOK_HOST_CONCURRENCY") or 4),
-        broker_transport_options=dict(raw.get("BROKER_TRANSPORT_OPTIONS") or {}),
-        api_rate_limit=str(raw.get("API_RATE_LIMIT") or "600/minute"),
-        page_rate_limit=str(raw.get("PAGE_RATE_LIMIT") or "60/minute"),
-        rate_limit_storage_url=str(raw.get("RATE_LIMIT_STORAGE_URL") or _limit_storage(raw)),
-        raw=raw,
+    broker = settings.broker_url or f"sqla+sqlite:///{instance / 'broker.sqlite'}?timeout=30"
+    shared_limits = broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+    return settings.model_copy(
+        update={
+            "instance_path": instance,
+            "database_url": settings.database_url or f"sqlite:///{instance / 'approvals.sqlite'}",
+            "broker_url": broker,
+            "secret_key": settings.secret_key or _load_secret_key(instance),
+            "base_url": (settings.base_url or f"http://127.0.0.1:{settings.port}").rstrip("/"),
+            "rate_limit_storage_url": settings.rate_limit_storage_url or shared_limits,
+        }
     )

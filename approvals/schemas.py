@@ -10,8 +10,9 @@ import base64
 import binascii
 import re
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -133,26 +134,71 @@ class MessageWithOptions(ApprovalMessage):
     Options: str = Field("Choice1, Choice2, Choice3", description="Comma-separated options")
 
 
-def _check_url(value: str) -> str:
+# What may stay as it is in a path, query or fragment; everything else is percent-encoded.
+# "%" is kept so escapes the caller already wrote are not encoded twice.
+_URL_SAFE = "/%:@!$&'()*+,;=-._~?"
+
+
+def _ascii_host(host: str) -> str:
+    """The host as DNS and HTTP carry it: an internationalised name in IDNA (UTS 46)."""
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise PydanticCustomError(
+            "invalid_url",
+            "NotificationUrl has an invalid host name: {reason}",
+            {"reason": str(exc)},
+        ) from None
+
+
+def normalise_url(value: str) -> str:
+    """An absolute http(s) URL in the ASCII form HTTP sends: an internationalised host in IDNA,
+    other characters of path, query and fragment percent-encoded (RFC 3986/3987)."""
     if len(value) > MAX_URL_LENGTH:
         raise PydanticCustomError("invalid_url", "NotificationUrl is longer than 2048 characters")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise PydanticCustomError("invalid_url", "NotificationUrl contains control characters")
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise PydanticCustomError("invalid_url", "NotificationUrl must be an absolute http(s) URL")
     try:
-        parts.port  # noqa: B018 - raises on a bad port
+        port = parts.port
     except ValueError:
         raise PydanticCustomError("invalid_url", "NotificationUrl has an invalid port") from None
-    return value
+    if " " in parts.hostname or "\\" in parts.hostname:
+        raise PydanticCustomError("invalid_url", "NotificationUrl has an invalid host name")
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = _ascii_host(host) + (f":{port}" if port is not None else "")
+    if parts.username is not None:
+        userinfo = quote(unquote(parts.username), safe="")
+        if parts.password is not None:
+            userinfo += ":" + quote(unquote(parts.password), safe="")
+        netloc = f"{userinfo}@{netloc}"
+    normal = urlunsplit(
+        (
+            parts.scheme.lower(),
+            netloc,
+            quote(parts.path, safe=_URL_SAFE) or "/",
+            quote(parts.query, safe=_URL_SAFE),
+            quote(parts.fragment, safe=_URL_SAFE),
+        )
+    )
+    if len(normal) > MAX_URL_LENGTH:
+        raise PydanticCustomError("invalid_url", "NotificationUrl is longer than 2048 characters")
+    return normal
 
 
 class _EmailSubscription(BaseModel):
-    NotificationUrl: str = Field(description="Where the chosen option is POSTed")
+    NotificationUrl: str = Field(
+        description="Where the chosen option is POSTed (kept in the ASCII form HTTP sends)"
+    )
 
     @field_validator("NotificationUrl")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _check_url(value)
+        return normalise_url(value)
 
 
 class ApprovalEmailSubscription(_EmailSubscription):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
-from approvals.config import load_settings
+from approvals.config import Settings, load_settings
 from approvals.store.db import database_for
 from approvals.store.migrate import upgrade
 from approvals.web.app import create_app
@@ -18,44 +17,69 @@ from tests.conftest import REDIS_URL
 APPROVAL = "/approvalmail/$subscriptions"
 
 
-@pytest.fixture
-def web(tmp_path: Path) -> Iterator[FlaskClient]:
+def _app(tmp_path: Path, **limits: str) -> tuple[FlaskClient, Settings]:
     settings = load_settings(
-        {
-            "APPROVALS_INSTANCE_PATH": str(tmp_path),
-            "APPROVALS_API_RATE_LIMIT": "5/minute",
-            "APPROVALS_PAGE_RATE_LIMIT": "3/minute",
-        }
+        {"APPROVALS_INSTANCE_PATH": str(tmp_path)}
+        | {f"APPROVALS_{name.upper()}": value for name, value in limits.items()}
     )
     upgrade(database_for(settings.database_url))
-    yield create_app(settings).test_client()
+    return create_app(settings).test_client(), settings
 
 
-def test_api_key_over_its_rate_limit_gets_429_with_retry_after(web: FlaskClient) -> None:
-    statuses = [
-        web.get(f"{APPROVAL}/x", headers={"Authorization": "Bearer a"}).status_code
-        for _ in range(6)
-    ]
-    assert statuses == [401] * 5 + [429]
-    limited = web.get(f"{APPROVAL}/x", headers={"Authorization": "Bearer a"})
+def _new_key(settings: Settings) -> str:
+    from approvals.clients import create_client
+    from approvals.crypto import SecretBox
+
+    with database_for(settings.database_url).session() as session:
+        return create_client(session, "limited", SecretBox(settings.secret_key)).key
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> FlaskClient:
+    return _app(tmp_path, api_rate_limit="5/minute", page_rate_limit="3/minute")[0]
+
+
+def test_a_client_over_its_rate_limit_gets_429_with_retry_after(tmp_path: Path) -> None:
+    web, settings = _app(tmp_path, api_rate_limit="5/minute", auth_failure_rate_limit="2/minute")
+    first, second = _new_key(settings), _new_key(settings)
+    as_first = {"Authorization": f"Bearer {first}"}
+    statuses = [web.get(f"{APPROVAL}/x", headers=as_first).status_code for _ in range(6)]
+    assert statuses == [404] * 5 + [429]
+    limited = web.get(f"{APPROVAL}/x", headers=as_first)
     assert limited.json["error"]["code"] == "too_many_requests"
     assert int(limited.headers["Retry-After"]) > 0
-    # Another key has its own budget.
-    assert web.get(f"{APPROVAL}/x", headers={"Authorization": "Bearer b"}).status_code == 401
+    # Another client has its own budget, from the same address.
+    assert (
+        web.get(f"{APPROVAL}/x", headers={"Authorization": f"Bearer {second}"}).status_code == 404
+    )
+
+
+def test_made_up_keys_share_one_budget_per_address(tmp_path: Path) -> None:
+    """Each new invented key used to get a fresh budget (and a key lookup) of its own."""
+    web, settings = _app(tmp_path, api_rate_limit="100/minute", auth_failure_rate_limit="3/minute")
+    statuses = [
+        web.get(f"{APPROVAL}/x", headers={"Authorization": f"Bearer made-up-{n}"}).status_code
+        for n in range(5)
+    ]
+    assert statuses == [401, 401, 401, 429, 429]
+    assert web.get(f"{APPROVAL}/x").status_code == 429  # no key at all: the same budget
+    # A real key from that address still works: its calls count against its client.
+    real = {"Authorization": f"Bearer {_new_key(settings)}"}
+    assert web.get(f"{APPROVAL}/x", headers=real).status_code == 429
+    elsewhere = {"REMOTE_ADDR": "127.0.0.9"}
+    assert web.get(f"{APPROVAL}/x", headers=real, environ_base=elsewhere).status_code == 404
+    made_up = {"Authorization": "Bearer made-up-9"}
+    assert web.get(f"{APPROVAL}/x", headers=made_up, environ_base=elsewhere).status_code == 401
 
 
 def test_limits_still_hold_while_their_redis_is_unreachable(tmp_path: Path) -> None:
     """Counters fall back to memory: the API keeps answering, and still says 429."""
-    settings = load_settings(
-        {
-            "APPROVALS_INSTANCE_PATH": str(tmp_path),
-            "APPROVALS_API_RATE_LIMIT": "3/minute",
-            # A loopback port nothing listens on: every storage call fails at once.
-            "APPROVALS_RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:9/0",
-        }
+    # A loopback port nothing listens on: every storage call fails at once.
+    web, _ = _app(
+        tmp_path,
+        auth_failure_rate_limit="3/minute",
+        rate_limit_storage_url="redis://127.0.0.1:9/0",
     )
-    upgrade(database_for(settings.database_url))
-    web = create_app(settings).test_client()
     statuses = [
         web.get(f"{APPROVAL}/x", headers={"Authorization": "Bearer a"}).status_code
         for _ in range(4)

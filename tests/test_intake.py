@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 
 import httpx
 import pytest
 
-from tests.support.api import APPROVAL, OPTIONS, ApiUser
+from tests.support.api import APPROVAL, OPTIONS, ApiUser, answer, option_links
+from tests.support.receiver import CallbackReceiver
+from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import Stack, eventually
 
 HOOK = "https://hooks.example.com/approvals"
@@ -107,6 +110,24 @@ GOOD_ATTACHMENT = {"Name": "a.txt", "ContentBytes": base64.b64encode(b"hi").deco
             "NotificationUrl",
         ),
         (
+            {"NotificationUrl": "https://x.example.com/a\r\nb", "Message": {"To": "a@example.com"}},
+            400,
+            "invalid_url",
+            "NotificationUrl",
+        ),
+        (
+            {"NotificationUrl": "https://bad host.example/", "Message": {"To": "a@example.com"}},
+            400,
+            "invalid_url",
+            "NotificationUrl",
+        ),
+        (
+            {"NotificationUrl": "https://⒈.example/", "Message": {"To": "a@example.com"}},
+            400,
+            "invalid_url",
+            "NotificationUrl",
+        ),
+        (
             {"NotificationUrl": ["x"], "Message": {"To": "a@example.com"}},
             400,
             "invalid_type",
@@ -147,6 +168,26 @@ def test_bad_input_gets_a_clear_error_and_saves_nothing(
     assert error["field"] == field
     assert error["message"]
     assert stack.subscription_count(api.id) == 0
+
+
+def test_a_notification_url_that_is_not_ascii_is_kept_as_http_sends_it_and_called(
+    api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver, address: str
+) -> None:
+    given = receiver.url("/hook/réponse déjà") + "?qui=Jörg&x=a b"
+    sent = receiver.url("/hook/r%C3%A9ponse%20d%C3%A9j%C3%A0") + "?qui=J%C3%B6rg&x=a%20b"
+    created = api.subscribe(address, given)
+    assert created["notificationUrl"] == sent
+    (link, _) = option_links(smtp.wait_for(address)[0])
+    assert answer(link).status_code == 200
+    (callback,) = receiver.wait_for(sent.split(f":{receiver.port}", 1)[1])
+    assert json.loads(callback.body)["SubscriptionId"] == created["id"]
+
+
+def test_an_internationalised_host_name_is_kept_in_idna() -> None:
+    from approvals.schemas import normalise_url
+
+    assert normalise_url("https://Bücher.example/x") == "https://xn--bcher-kva.example/x"
+    assert normalise_url("http://[::1]:8080/a%20b") == "http://[::1]:8080/a%20b"
 
 
 @pytest.mark.parametrize(

@@ -75,3 +75,56 @@ def test_wheel_installs_a_working_command_with_templates_and_migrations(tmp_path
         env,
     )
     assert page.startswith("404") and "Link not valid" in page
+
+
+# Installed for what they do, not imported by name: psycopg is SQLAlchemy's PostgreSQL driver
+# (chosen by the URL), hiredis speeds up redis-py's parser, pydantic-core is pydantic's own
+# engine (pinned by pydantic; we use its error class).
+USED_WITHOUT_IMPORT = {"psycopg", "hiredis"}
+PROVIDED_BY_A_DECLARED_PACKAGE = {"pydantic-core"}
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def _third_party_imports() -> set[str]:
+    import ast
+    import importlib.metadata
+    import sys as system
+
+    distributions = importlib.metadata.packages_distributions()
+    found: set[str] = set()
+    for folder in ("approvals", "worker", "templates"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in system.stdlib_module_names or top in {
+                        "approvals",
+                        "worker",
+                        "templates",
+                    }:
+                        continue
+                    found.update(_normal(d) for d in distributions.get(top, [top]))
+    return found
+
+
+def test_every_imported_package_is_declared_and_every_declared_one_is_used() -> None:
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {
+        _normal(re.split(r"[\[=<>~!; ]", requirement, maxsplit=1)[0])
+        for requirement in project["dependencies"]
+    }
+    imported = _third_party_imports()
+    assert imported - declared - PROVIDED_BY_A_DECLARED_PACKAGE == set()
+    assert declared - imported - USED_WITHOUT_IMPORT == set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -345,3 +346,44 @@ def test_simultaneous_confirmations_record_exactly_one(
     state = api.state(created["id"])
     assert state["response"]["SelectedOption"] == "ABCDEF"[winner]
     assert state["response"]["UserEmailAddress"] == people[winner]
+
+
+@pytest.mark.parametrize("problem", ["login refused", "sender refused"])
+def test_a_mail_server_refusing_our_login_or_sender_is_retried_until_it_is_fixed(
+    stack: Stack, api: ApiUser, receiver: CallbackReceiver, address: str, problem: str
+) -> None:
+    """Our credentials or sender are a configuration problem of ours, not the recipient's:
+    the mail stays owed, shows the reason, and goes out once the server takes it."""
+    server = SmtpSink(login=("approvals", "right-password"))
+    if problem == "sender refused":
+        server.sender_refusal = "553 5.7.1 sender address not allowed"
+    server.start()
+    password = "wrong-password" if problem == "login refused" else "right-password"
+    try:
+        with stack.worker_in_its_place(
+            "w-config",
+            APPROVALS_SMTP_PORT=str(server.port),
+            APPROVALS_SMTP_USERNAME="approvals",
+            APPROVALS_SMTP_PASSWORD=password,
+        ) as worker:
+            worker.start()
+            created = api.subscribe(address, receiver.url(receiver.new_path()))
+
+            def retried() -> dict[str, Any] | None:
+                row = api.state(created["id"])["recipients"][0]
+                return row if row["emailAttempts"] >= 3 else None
+
+            row = eventually(retried, timeout=30)
+            assert row["emailStatus"] in ("due", "sending")
+            assert ("535" if problem == "login refused" else "553") in row["emailError"]
+            assert server.messages_for(address) == []
+            worker.stop()  # the operator fixes the configuration and restarts the worker
+            server.sender_refusal = None
+            worker.env = {**worker.env, "APPROVALS_SMTP_PASSWORD": "right-password"}
+            worker.start()
+            server.wait_for(address, timeout=30)
+            sent = eventually(lambda: all_mail_sent(api, created["id"]), timeout=30)
+    finally:
+        server.stop()
+    assert sent[0]["emailError"] is None
+    assert len(server.messages_for(address)) == 1

@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, *, worker: bool = False) -> Fla
 
     for blueprint in (subscriptions_api.bp, management_api.bp, pages.bp, openapi.bp):
         app.register_blueprint(blueprint)
-    init_limits(app, settings, [subscriptions_api.bp.name, management_api.bp.name], pages.bp.name)
+    init_limits(app, settings, pages.bp.name)
     app.teardown_request(close_request_session)
     _register_error_handlers(app)
     return app

@@ -8,6 +8,7 @@ from flask import g, request
 
 from approvals.clients import authenticate, hash_key
 from approvals.errors import Unauthorized
+from approvals.web.limits import current_limits
 from approvals.web.request_db import request_session
 
 # A key that worked is remembered this long, so most API calls cost no lookup: a revoked key
@@ -35,12 +36,22 @@ def client_for_key(key: str) -> str | None:
 
 
 def require_client() -> None:
-    """``before_request`` hook for API blueprints: sets ``g.client_id`` or answers 401."""
+    """``before_request`` hook for API blueprints: sets ``g.client_id`` or answers 401.
+
+    Rate limits apply here, after authentication: per client for a valid key, per remote
+    address for everything else (so made-up keys share one budget and, once it is spent,
+    cost no lookup).
+    """
+    limits = current_limits()
+    limits.refuse_spent_address()
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
+        limits.count_failed_key()
         raise Unauthorized("an 'Authorization: Bearer <api key>' header is required")
     client_id = client_for_key(key.strip())
     if client_id is None:
+        limits.count_failed_key()
         raise Unauthorized("unknown or revoked API key")
+    limits.count_client(client_id)
     g.client_id = client_id

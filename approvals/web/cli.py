@@ -11,7 +11,7 @@ import time
 
 import click
 
-from approvals.config import load_settings
+from approvals.config import ConfigurationError, load_settings
 
 # Imports of SQLAlchemy, Alembic and the app stay inside the commands: `approvals web` runs a
 # gunicorn master that never touches them, and every MB it loads is kept for its whole life.
@@ -33,7 +33,17 @@ def upgrade(database) -> None:  # type: ignore[no-untyped-def]
     apply(database)
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every command reads the configuration; a value it cannot use ends it with the reason."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="approvals")
 def main() -> None:
     """approvals: approval and options emails with signed, retried callbacks."""

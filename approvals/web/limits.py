@@ -1,4 +1,9 @@
-"""Rate limits: per API key on the API, per remote address on the recipient pages.
+"""Rate limits: per client on the API, per remote address on the pages and for failed keys.
+
+The API is limited after authentication, per client: a made-up key gets no budget of its own.
+Requests without a valid key count against their remote address
+(``APPROVALS_AUTH_FAILURE_RATE_LIMIT``), and an address over that budget gets 429 before its
+key is even looked up.
 
 Fixed windows (``limits`` parses the rates). Each web process counts in memory and, with Redis
 configured, adds its counts to the shared ones every ``SYNC_SECONDS`` on a thread of its own,
@@ -10,16 +15,14 @@ never takes the API down. Over the limit, the answer is 429 with ``Retry-After``
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-from flask import Flask, request
+from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
 from werkzeug.exceptions import TooManyRequests
 
@@ -32,14 +35,6 @@ SYNC_SECONDS = 0.1
 # A window hit within this long keeps learning the other processes' counts.
 REFRESH_SECONDS = 5.0
 KEY_PREFIX = "approvals:limits:"
-
-
-def api_key_identity() -> str:
-    """The caller's bearer key (hashed, never kept in clear), or its address without one."""
-    header = request.headers.get("Authorization", "")
-    if header:
-        return "key:" + hashlib.sha256(header.encode()).hexdigest()
-    return "addr:" + remote_address()
 
 
 def remote_address() -> str:
@@ -95,6 +90,13 @@ class RateLimits:
         if self._redis is not None and self._syncing_pid != os.getpid():
             self._start_syncing()
         return True
+
+    def exhausted(self, item: RateLimitItem, identity: str) -> bool:
+        """True when ``identity`` has no request left in this window (nothing is counted)."""
+        now = time.time()
+        start = now - now % item.get_expiry()
+        window = self._windows.get(f"{KEY_PREFIX}{item.key_for(identity)}:{int(start)}")
+        return window is not None and window.count >= item.amount
 
     def _forget_closed(self, now: float) -> None:
         closed = [k for k, w in self._windows.items() if w.ends <= now and not w.unsent]
@@ -153,24 +155,59 @@ class RateLimits:
                 window.shared = int(total)
 
 
-def init_limits(app: Flask, settings: Settings, api: list[str], pages: str) -> RateLimits:
-    """Limit the blueprints named in ``api`` per key and the ``pages`` blueprint per address."""
-    limits = RateLimits(settings.rate_limit_storage_url)
-    rules: dict[str, tuple[RateLimitItem, Callable[[], str], str]] = {
-        name: (parse(settings.api_rate_limit), api_key_identity, "api") for name in api
-    }
-    rules[pages] = (parse(settings.page_rate_limit), remote_address, "pages")
+def too_many(item: RateLimitItem) -> TooManyRequests:
+    return TooManyRequests(
+        f"more than {item} requests; try again later",
+        retry_after=max(1, int(item.get_expiry())),
+    )
+
+
+class Limits:
+    """The service's three budgets over one set of counters."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.counters = RateLimits(settings.rate_limit_storage_url)
+        self.per_client = parse(settings.api_rate_limit)
+        self.per_page_address = parse(settings.page_rate_limit)
+        self.failed_keys_per_address = parse(settings.auth_failure_rate_limit)
+
+    def count_client(self, client_id: str) -> None:
+        """One authenticated API call; 429 over the client's budget."""
+        if not self.counters.hit(self.per_client, f"api:client:{client_id}"):
+            raise too_many(self.per_client)
+
+    def refuse_spent_address(self) -> None:
+        """429 at once for an address that used up its failed-key budget: no key lookup."""
+        identity = f"auth:addr:{remote_address()}"
+        if self.counters.exhausted(self.failed_keys_per_address, identity):
+            raise too_many(self.failed_keys_per_address)
+
+    def count_failed_key(self) -> None:
+        """One request without a valid key; 429 instead of 401 once the address is over."""
+        identity = f"auth:addr:{remote_address()}"
+        if not self.counters.hit(self.failed_keys_per_address, identity):
+            raise too_many(self.failed_keys_per_address)
+
+    def count_page(self) -> None:
+        if not self.counters.hit(self.per_page_address, f"pages:{remote_address()}"):
+            raise too_many(self.per_page_address)
+
+
+EXTENSION = "approvals.limits"
+
+
+def init_limits(app: Flask, settings: Settings, pages: str) -> Limits:
+    """Keep the app's :class:`Limits`; the ``pages`` blueprint is limited per address here,
+    the API by :func:`approvals.web.auth.require_client`."""
+    limits = app.extensions[EXTENSION] = Limits(settings)
 
     @app.before_request
-    def check_rate_limit() -> None:
-        rule = rules.get(request.blueprint or "")
-        if rule is None:
-            return
-        item, identity, scope = rule
-        if not limits.hit(item, f"{scope}:{identity()}"):
-            raise TooManyRequests(
-                f"more than {item} requests; try again later",
-                retry_after=max(1, int(item.get_expiry())),
-            )
+    def check_page_rate_limit() -> None:
+        if request.blueprint == pages:
+            limits.count_page()
 
     return limits
+
+
+def current_limits() -> Limits:
+    return current_app.extensions[EXTENSION]

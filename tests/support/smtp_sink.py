@@ -11,12 +11,21 @@ from email import policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.sink.sender_refusal:
+            return self.sink.sender_refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -53,10 +62,14 @@ def free_port() -> int:
 class SmtpSink:
     """Start with :meth:`start`; ``refuse(address, "550 ...")`` makes RCPT fail for an address,
     ``data_delay`` makes every message take that many seconds to be accepted, and
-    ``most_in_data`` is the most messages it was taking at once."""
+    ``most_in_data`` is the most messages it was taking at once. ``sender_refusal`` is the
+    reply to MAIL FROM while set; with ``login`` (user, password) the server requires AUTH
+    and accepts only that pair."""
 
-    def __init__(self, *, smtputf8: bool = True) -> None:
+    def __init__(self, *, smtputf8: bool = True, login: tuple[str, str] | None = None) -> None:
         self.smtputf8 = smtputf8  # offer SMTPUTF8 (RFC 6531): addresses that are not ASCII
+        self.login = login
+        self.sender_refusal: str | None = None
         self.received: list[tuple[str, EmailMessage]] = []
         self.refusals: dict[str, str] = {}
         self.data_delay = 0.0
@@ -70,10 +83,29 @@ class SmtpSink:
         """Listen on a free loopback port, or again on the same one after :meth:`stop`."""
         if not self.port:
             self.port = free_port()
+        auth: dict[str, object] = {}
+        if self.login is not None:
+            auth = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,  # loopback only, and no certificate to offer
+            }
         self._controller = Controller(
-            _Handler(self), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8
+            _Handler(self),
+            hostname="127.0.0.1",
+            port=self.port,
+            enable_SMTPUTF8=self.smtputf8,
+            **auth,
         )
         self._controller.start()
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
+    ) -> AuthResult:
+        if not isinstance(data, LoginPassword) or self.login is None:
+            return AuthResult(success=False, handled=False)
+        given = (data.login.decode(), data.password.decode())
+        return AuthResult(success=given == self.login, handled=False)
 
     def stop(self) -> None:
         if self._controller is not None:

@@ -1,8 +1,9 @@
 """Mail backends behind one interface: ``outbox`` (kept in the database) and ``smtp``.
 
 MailError
-├── TransientMailError   try again later (connection refused, 4xx, timeout)
-└── PermanentMailError   give up on this recipient (5xx, address refused)
+├── TransientMailError       try again later (connection refused, 4xx, timeout)
+│   └── OurSideMailError     our login or sender was refused: retried until fixed
+└── PermanentMailError       give up on this recipient (5xx for the recipient or message)
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ class MailError(Exception):
 
 class TransientMailError(MailError):
     pass
+
+
+class OurSideMailError(TransientMailError):
+    """The server refused our login or our sender: a configuration problem of ours that no
+    recipient can fix, so the mail stays owed (retried on the schedule, then at its last step)
+    until the configuration is fixed or the subscription ends."""
 
 
 class PermanentMailError(MailError):
@@ -130,7 +137,12 @@ class SmtpBackend:
             if s.smtp_security == "starttls":
                 client.starttls(context=ssl.create_default_context())
         if s.smtp_username:
-            client.login(s.smtp_username, s.smtp_password or "")
+            try:
+                client.login(s.smtp_username, s.smtp_password or "")
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    client.close()
+                raise
         return client
 
     def _connection(self) -> smtplib.SMTP:
@@ -181,6 +193,14 @@ class SmtpBackend:
             if all(code >= 500 for code in codes):
                 raise PermanentMailError(f"recipient refused: {detail}") from exc
             raise TransientMailError(f"recipient deferred: {detail}") from exc
+        except (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused) as exc:
+            self._close()
+            what = "login" if isinstance(exc, smtplib.SMTPAuthenticationError) else "sender"
+            text = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+            raise OurSideMailError(f"the mail server refused our {what}: {text}") from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            self._close()
+            raise OurSideMailError(f"the mail server does not support: {exc}") from exc
         except smtplib.SMTPResponseException as exc:
             self._close()
             text = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"

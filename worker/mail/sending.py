@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Row, select, update
 from approvals.runtime import Runtime
 from approvals.store.claims import MAIL, expected_message_at
 from approvals.store.models import Recipient, Response, Subscription, utcnow
-from worker.mail.backends import MailBackend, MailError, PermanentMailError
+from worker.mail.backends import MailBackend, MailError, OurSideMailError, PermanentMailError
 from worker.mail.gate import SendGate
 from worker.mail.message import Attachment, MailContent, OptionLink, build_message
 
@@ -66,9 +66,13 @@ def compose(
     )
 
 
-def _retry_delay(schedule: tuple[float, ...], attempts: int) -> float | None:
+def _retry_delay(schedule: tuple[float, ...], attempts: int, *, ours: bool) -> float | None:
+    """Seconds until the next try; None when the schedule is spent. A problem on our side
+    (``ours``) never spends it: it is retried at the schedule's last step until fixed."""
     if attempts >= len(schedule):
-        return None
+        if not ours:
+            return None
+        attempts = len(schedule) - 1
     return schedule[attempts] * random.uniform(0.8, 1.2)
 
 
@@ -205,7 +209,9 @@ def _record_failure(
     delay = (
         None
         if isinstance(exc, PermanentMailError)
-        else _retry_delay(runtime.settings.mail_retry_schedule, attempts)
+        else _retry_delay(
+            runtime.settings.mail_retry_schedule, attempts, ours=isinstance(exc, OurSideMailError)
+        )
     )
     values: dict[str, object] = {"email_error": str(exc)[:2000]}
     if delay is None:
