@@ -1,21 +1,17 @@
-"""The per-process objects every layer needs: settings, database and link signer.
+"""The per-process objects every layer needs: settings, database, link signer, secret box.
 
-The app factory builds one :class:`Runtime` and keeps it in ``app.extensions``; tasks run in
-the app context (Flask's Celery pattern), so both sides reach it the same way.
+The web's app factory builds one :class:`Runtime` per app (``approvals.web.runtime``); the
+worker builds one per process (``worker.entry``). Nothing here knows Flask or Celery.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
-
+from approvals.approval.links import Links
 from approvals.config import Settings
 from approvals.crypto import SecretBox
-from approvals.links import Links
 from approvals.store.db import Database, database_for
-
-EXTENSION = "approvals"
 
 
 @dataclass(frozen=True)
@@ -33,7 +29,3 @@ class Runtime:
             links=Links(settings.secret_key, settings.secret_key_fallbacks),
             box=SecretBox(settings.secret_key, settings.secret_key_fallbacks),
         )
-
-
-def current_runtime() -> Runtime:
-    return current_app.extensions[EXTENSION]

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from approvals.links import Links
+from approvals.approval.links import Links
 from approvals.store.models import Recipient
 from bench.harness import Background, new_tag
 from bench.intake import API_PATH, subscription_body

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import event, func, select
 
+from approvals.approval.subscriptions import expire_due
 from approvals.runtime import Runtime
 from approvals.store.claims import DELIVERIES, MAIL
 from approvals.store.models import Delivery, Recipient, Subscription, utcnow
-from approvals.subscriptions import expire_due
 from bench.stats import median
 from worker.tasks import SWEEP_BATCH
 

@@ -74,7 +74,7 @@ def test_the_command_stops_at_start_naming_the_variable(tmp_path: Path) -> None:
         "APPROVALS_SMTP_PASSWORD": "hunter2",
     }
     result = subprocess.run(
-        [sys.executable, "-P", "-m", "approvals.web.cli", "db", "upgrade"],
+        [sys.executable, "-P", "-m", "approvals.cli", "db", "upgrade"],
         env=env,
         capture_output=True,
         text=True,

@@ -184,7 +184,7 @@ def test_a_notification_url_that_is_not_ascii_is_kept_as_http_sends_it_and_calle
 
 
 def test_an_internationalised_host_name_is_kept_in_idna() -> None:
-    from approvals.schemas import normalise_url
+    from approvals.approval.schemas import normalise_url
 
     assert normalise_url("https://Bücher.example/x") == "https://xn--bcher-kva.example/x"
     assert normalise_url("http://[::1]:8080/a%20b") == "http://[::1]:8080/a%20b"

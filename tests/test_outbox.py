@@ -48,7 +48,7 @@ def test_outbox_keeps_each_mail_readable_by_api_and_cli(
         assert other.get("/outbox/messages").json()["messages"] == []
         assert other.get(f"/outbox/messages/{first}").status_code == 404
         shown = subprocess.run(
-            [sys.executable, "-m", "approvals.web.cli", "outbox", "show", str(first)],
+            [sys.executable, "-m", "approvals.cli", "outbox", "show", str(first)],
             env=stack.env,
             capture_output=True,
             text=True,
@@ -67,7 +67,7 @@ def test_run_serves_and_stops_all_its_processes_on_sigterm(tmp_path: Path) -> No
     env["APPROVALS_INSTANCE_PATH"] = str(tmp_path)
     with open(tmp_path / "run.log", "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "approvals.web.cli", "run", "--port", str(port)],
+            [sys.executable, "-m", "approvals.cli", "run", "--port", str(port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -64,7 +64,7 @@ def test_wheel_installs_a_working_command_with_templates_and_migrations(tmp_path
     where = run_from_wheel("import approvals; print(approvals.__file__)", unpacked, elsewhere, env)
     assert where.startswith(str(unpacked))
     run_from_wheel(
-        "from approvals.web.cli import main; main(['db', 'upgrade'])", unpacked, elsewhere, env
+        "from approvals.cli import main; main(['db', 'upgrade'])", unpacked, elsewhere, env
     )
     page = run_from_wheel(
         "from approvals.web.app import create_app; "

@@ -1,4 +1,4 @@
-"""Flask's Celery pattern: tasks run inside the app context and see the app's runtime."""
+"""The Celery app, configured from our settings: queues, routes, beat and the broker."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-from celery import Celery, Task
-from flask import Flask
+from celery import Celery
 
 from approvals.config import Settings
 
@@ -101,17 +100,12 @@ def prepare_sqlite_broker(settings: Settings, transport_options: dict[str, Any])
             broker.default_channel  # noqa: B018 - opening the channel creates the tables
 
 
-def celery_init_app(app: Flask, settings: Settings) -> Celery:
-    class FlaskTask(Task):
-        def __call__(self, *args: object, **kwargs: object) -> object:
-            with app.app_context():
-                return self.run(*args, **kwargs)
-
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app for ``settings``: the worker's (with tasks) and the web's (to publish)."""
     config = celery_config(settings)
     if settings.is_sqlite_broker:
         prepare_sqlite_broker(settings, config["broker_transport_options"])
-    celery = Celery(app.name, task_cls=FlaskTask)
+    celery = Celery("approvals")
     celery.config_from_object(config)
     celery.set_default()
-    app.extensions["celery"] = celery
     return celery

@@ -8,15 +8,15 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from celery import Task, shared_task
-from flask import current_app
 
-from approvals.runtime import Runtime, current_runtime
+from approvals.approval.subscriptions import expire_due
+from approvals.runtime import Runtime
 from approvals.store.claims import DELIVERIES, MAIL, MAX_COUNTDOWN_SECONDS
 from approvals.store.models import utcnow
-from approvals.subscriptions import expire_due
 from worker.celery_app import DELIVER_CALLBACK, SEND_RECIPIENT_MAIL, SWEEP_TASK, batches
 from worker.mail.backends import MailBackend, backend_for
 from worker.mail.sending import send_batch
+from worker.runtime import current_runtime
 from worker.webhooks.delivery import deliver_batch
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ def deliver_callback(self: Task, delivery_ids: str | list[str]) -> dict[str, int
     return _tally(settled)
 
 
-@shared_task(acks_late=True, name=SWEEP_TASK)
-def sweep() -> dict[str, int]:
+@shared_task(bind=True, acks_late=True, name=SWEEP_TASK)
+def sweep(self: Task) -> dict[str, int]:
     """Expire what is past due and enqueue every owed row whose broker message went missing."""
     runtime = current_runtime()
     settings = runtime.settings
@@ -95,7 +95,7 @@ def sweep() -> dict[str, int]:
         recipient_ids = MAIL.take_for_enqueue(
             conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
         )
-    with current_app.extensions["celery"].producer_or_acquire() as producer:
+    with self.app.producer_or_acquire() as producer:
         for batch in batches(delivery_ids):
             deliver_callback.apply_async((batch,), producer=producer)
         for batch in batches(recipient_ids):

@@ -1,4 +1,4 @@
-"""The Flask app factory: settings read once, one blueprint per concern, errors as JSON."""
+"""The Flask app factory: settings read once, routes from the route table, errors as JSON."""
 
 from __future__ import annotations
 
@@ -13,37 +13,38 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyReq
 import templates
 from approvals.config import Settings, load_settings
 from approvals.errors import ApprovalsError, PayloadTooLarge
-from approvals.runtime import EXTENSION, Runtime
+from approvals.runtime import Runtime
 from approvals.web.limits import init_limits
+from approvals.web.registry import register_routes
 from approvals.web.request_db import close_request_session
-from worker.celery_app import celery_init_app
+from approvals.web.runtime import install_runtime
+from worker.celery_app import make_celery
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(templates.__file__).resolve().parent
 
 
-def create_app(settings: Settings | None = None, *, worker: bool = False) -> Flask:
-    """The app; ``worker=True`` for the Celery worker's, whose commits need not wait for disk
-    (see ``approvals.store.db.make_engine``)."""
+def create_app(settings: Settings | None = None) -> Flask:
+    """The web app: every route of :data:`approvals.web.routes.ROUTES`, and the Celery app it
+    publishes tasks with (in ``app.extensions["celery"]``)."""
     settings = settings or load_settings()
     app = Flask(
-        "approvals", template_folder=str(TEMPLATES), instance_path=str(settings.instance_path)
+        "approvals",
+        template_folder=str(TEMPLATES),
+        instance_path=str(settings.instance_path),
+        static_folder=None,  # no static files: pages inline their CSS
     )
-    # No SECRET_KEY: nothing uses Flask's cookie session (links are signed by approvals.links),
-    # and with one set Flask builds a signing serializer for every request.
+    # No SECRET_KEY: nothing uses Flask's cookie session (links are signed by
+    # approvals.approval.links), and with one set Flask builds a serializer for every request.
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
         JSON_SORT_KEYS=False,
     )
-    app.extensions[EXTENSION] = Runtime.from_settings(settings, durable_commits=not worker)
-    celery_init_app(app, settings)
-
-    from approvals.web import management_api, openapi, pages, subscriptions_api
-
-    for blueprint in (subscriptions_api.bp, management_api.bp, pages.bp, openapi.bp):
-        app.register_blueprint(blueprint)
-    init_limits(app, settings, pages.bp.name)
+    install_runtime(app, Runtime.from_settings(settings))
+    app.extensions["celery"] = make_celery(settings)
+    register_routes(app)
+    init_limits(app, settings, "pages")
     app.teardown_request(close_request_session)
     _register_error_handlers(app)
     return app

@@ -18,6 +18,12 @@ MAX_KNOWN_KEYS = 10_000
 _known: dict[str, tuple[str, float]] = {}  # key hash -> (client id, remembered until)
 
 
+def remembered_client(key: str) -> str | None:
+    """The client of a key that worked in the last few seconds, without a lookup."""
+    known = _known.get(hash_key(key))
+    return known[0] if known is not None and known[1] > time.monotonic() else None
+
+
 def client_for_key(key: str) -> str | None:
     """The id of the active client holding ``key``, or None."""
     digest = hash_key(key)
@@ -35,23 +41,30 @@ def client_for_key(key: str) -> str | None:
     return client_id
 
 
+def _bearer_key() -> str | None:
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+
+
 def require_client() -> None:
-    """``before_request`` hook for API blueprints: sets ``g.client_id`` or answers 401.
+    """``before_request`` hook for API routes: sets ``g.client_id`` or answers 401.
 
     Rate limits apply here, after authentication: per client for a valid key, per remote
-    address for everything else (so made-up keys share one budget and, once it is spent,
-    cost no lookup).
+    address for everything else, so made-up keys share one budget. Once an address has spent
+    it, only a key that worked there in the last few seconds is still taken; any other gets
+    429 without a lookup until the window ends.
     """
     limits = current_limits()
-    limits.refuse_spent_address()
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        limits.count_failed_key()
-        raise Unauthorized("an 'Authorization: Bearer <api key>' header is required")
-    client_id = client_for_key(key.strip())
+    key = _bearer_key()
+    client_id = remembered_client(key) if key else None
     if client_id is None:
-        limits.count_failed_key()
-        raise Unauthorized("unknown or revoked API key")
+        limits.refuse_spent_address()
+        if key is None:
+            limits.count_failed_key()
+            raise Unauthorized("an 'Authorization: Bearer <api key>' header is required")
+        client_id = client_for_key(key)
+        if client_id is None:
+            limits.count_failed_key()
+            raise Unauthorized("unknown or revoked API key")
     limits.count_client(client_id)
     g.client_id = client_id

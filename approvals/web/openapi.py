@@ -1,103 +1,125 @@
-"""``GET /openapi.json``, generated from the same pydantic models that validate requests."""
+"""``GET /openapi.json``: generated whole from the route table and its pydantic models.
+
+Nothing here is written per route: a row of :data:`approvals.web.routes.ROUTES` is a path in
+the document, with the connector's operationId, its parameters, body and answer schemas, and
+the error statuses it can give.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import approvals
-from approvals.schemas import (
-    ApprovalEmailSubscription,
-    ErrorBody,
-    OptionsEmailSubscription,
-    SubscriptionResponse,
-)
+from approvals.web.answers import ErrorBody
 
-bp = Blueprint("openapi", __name__)
+if TYPE_CHECKING:
+    from approvals.web.routes import Route
 
-_MODELS = [ApprovalEmailSubscription, OptionsEmailSubscription, SubscriptionResponse, ErrorBody]
+ERROR_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "No valid API key",
+    404: "Not found (or another client's)",
+    409: "Already answered",
+    410: "Withdrawn or expired",
+    413: "Body too large",
+    422: "Unprocessable request",
+    429: "Too many requests (see Retry-After)",
+    503: "Database unavailable for a moment; nothing was kept (see Retry-After)",
+}
+# Every route can be refused for these, whatever it does (400: an unknown query parameter).
+ALWAYS = {"api": (400, 401, 429, 503), "page": (429, 503), "public": ()}
+SCHEMAS = "#/components/schemas/"
 
 
-def _error(description: str) -> dict[str, Any]:
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": SCHEMAS + model.__name__}
+
+
+def _error(route: Route, status: int) -> dict[str, Any]:
+    if route.access == "page" and status != 503:
+        html = {"text/html": {"schema": {"type": "string"}}}
+        return {"description": ERROR_DESCRIPTIONS[status], "content": html}
     return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        "description": ERROR_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": _ref(ErrorBody)}},
     }
 
 
-def _kind_paths(kind: str, body: str, summary: str) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{body}"}
-    errors = {
-        "400": _error("Malformed request"),
-        "401": _error("No valid API key"),
-        "413": _error("Body too large"),
-        "422": _error("Unprocessable request"),
-    }
-    item_params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
-    return {
-        f"/{kind}/$subscriptions": {
-            "post": {
-                "summary": summary,
-                "operationId": f"create_{kind}",
-                "parameters": [
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "maxLength": 255},
-                    }
-                ],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": ref}}},
-                "responses": {
-                    "201": {
-                        "description": "Subscription created",
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/SubscriptionResponse"}
-                            }
-                        },
-                    },
-                    **errors,
-                },
+def _operation(route: Route) -> dict[str, Any]:
+    if route.answer is not None:
+        success = {route.media: {"schema": _ref(route.answer)}}
+    elif route.media == "text/html":
+        success = {"text/html": {"schema": {"type": "string"}}}
+    else:
+        success = {"application/json": {"schema": {"type": "object"}}}
+    responses: dict[str, Any] = {str(route.status): {"description": "OK", "content": success}}
+    for status in sorted({*route.errors, *ALWAYS[route.access]}):
+        responses[str(status)] = _error(route, status)
+    operation: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "tags": [route.tag],
+        "parameters": [
+            {
+                "name": p.name,
+                "in": p.where,
+                "required": p.required or p.where == "path",
+                "schema": p.schema,
+                **({"description": p.description} if p.description else {}),
             }
-        },
-        f"/{kind}/$subscriptions/{{id}}": {
-            "get": {
-                "summary": "The subscription's state",
-                "operationId": f"get_{kind}",
-                "parameters": item_params,
-                "responses": {
-                    "200": {
-                        "description": "State",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    },
-                    "401": errors["401"],
-                    "404": _error("Unknown subscription"),
-                },
-            },
-            "delete": {
-                "summary": "Unsubscribe",
-                "operationId": f"delete_{kind}",
-                "parameters": item_params,
-                "responses": {
-                    "200": {
-                        "description": "Cancelled",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    },
-                    "401": errors["401"],
-                    "404": _error("Unknown subscription"),
-                },
-            },
-        },
+            for p in route.params
+        ],
+        "responses": responses,
     }
+    if route.description:
+        operation["description"] = route.description
+    if route.deprecated:
+        operation["deprecated"] = True
+    if route.access != "api":
+        operation["security"] = []
+    if route.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(route.body)}},
+        }
+    elif route.access == "page" and route.method == "POST":
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": CONFIRM_FORM}},
+        }
+    return operation
 
 
+CONFIRM_FORM = {
+    "type": "object",
+    "required": ["option", "nonce"],
+    "properties": {
+        "option": {"type": "integer", "minimum": 0},
+        "nonce": {"type": "string", "description": "signed for this link and option"},
+        "comment": {"type": "string", "maxLength": 2000},
+    },
+}
+
+
+@cache
 def build_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route the service serves."""
+    from approvals.web.routes import ROUTES
+
+    models = {ErrorBody}
+    for route in ROUTES:
+        models.update(m for m in (route.body, route.answer) if m is not None)
     _, schemas = models_json_schema(
-        [(model, "validation") for model in _MODELS], ref_template="#/components/schemas/{model}"
+        [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
+        ref_template=SCHEMAS + "{model}",
     )
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.1.0",
         "info": {"title": "approvals", "version": approvals.__version__},
@@ -106,13 +128,9 @@ def build_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-        "paths": {
-            **_kind_paths("approvalmail", "ApprovalEmailSubscription", "Send approval email"),
-            **_kind_paths("mailwithoptions", "OptionsEmailSubscription", "Send email with options"),
-        },
+        "paths": paths,
     }
 
 
-@bp.get("/openapi.json")
 def document() -> dict[str, Any]:
     return build_document()

@@ -6,16 +6,14 @@ person presses Confirm on a page carrying a nonce we signed for this link and op
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, make_response, render_template, request
+from flask import Response, make_response, render_template, request
 
-from approvals.links import InvalidToken
-from approvals.responses import LinkState, Outcome, inspect_link, record_response
-from approvals.runtime import current_runtime
+from approvals.approval.links import InvalidToken
+from approvals.approval.responses import LinkState, Outcome, inspect_link, record_response
 from approvals.timefmt import iso
 from approvals.web.enqueue import enqueue
+from approvals.web.runtime import current_runtime
 from worker.celery_app import DELIVER_CALLBACK
-
-bp = Blueprint("pages", __name__)
 
 MAX_COMMENT = 2000
 SECURITY_HEADERS = {
@@ -84,7 +82,6 @@ def _option_arg(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 6 else None
 
 
-@bp.route("/respond/<token>", methods=["GET"])
 def show(token: str) -> Response:
     runtime = current_runtime()
     try:
@@ -113,7 +110,6 @@ def show(token: str) -> Response:
         )
 
 
-@bp.post("/respond/<token>")
 def confirm(token: str) -> Response:
     runtime = current_runtime()
     option = _option_arg(request.form.get("option"))

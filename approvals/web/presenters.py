@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from approvals.store.models import Delivery, DeliveryAttempt, Recipient, Response, Subscription
+from approvals.store.models import (
+    Delivery,
+    DeliveryAttempt,
+    OutboxMessage,
+    Recipient,
+    Response,
+    Subscription,
+)
 from approvals.timefmt import iso
 
 
@@ -85,4 +92,14 @@ def subscription_state(
         "recipients": [recipient(r) for r in subscription.recipients],
         "response": response(answer, addresses.get(answer.recipient_id, "")) if answer else None,
         "delivery": delivery(deliveries[-1]) if deliveries else None,
+    }
+
+
+def outbox_summary(message: OutboxMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "to": message.to_address,
+        "subject": message.subject,
+        "recipientId": message.recipient_id,
+        "createdAt": iso(message.created_at),
     }

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from flask import g
 from sqlalchemy.orm import Session
 
-from approvals.runtime import current_runtime
 from approvals.store.db import committing
+from approvals.web.runtime import current_runtime
 
 
 def request_session() -> Session:

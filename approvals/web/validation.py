@@ -114,3 +114,29 @@ def validate_body(model: type[Model], body: Any) -> Model:
         mapped = [_error_for(error) for error in errors]
         mapped.sort(key=lambda err: err.status)
         raise mapped[0] from None
+
+
+def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
+    """An integer query parameter within bounds; anything else is a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 10) or not (
+        minimum <= int(raw) <= maximum
+    ):
+        raise BadRequest(
+            f"{name} must be a whole number from {minimum} to {maximum}",
+            code="invalid_value",
+            field=name,
+        )
+    return int(raw)
+
+
+def query_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """A query parameter that must be one of ``choices``; anything else is a 400 naming it."""
+    raw = request.args.get(name, default)
+    if raw not in choices:
+        raise BadRequest(
+            f"{name} must be one of {', '.join(choices)}", code="invalid_value", field=name
+        )
+    return raw

@@ -23,7 +23,7 @@ class ServiceProcess:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.process = subprocess.Popen(
-            [sys.executable, "-P", "-m", "approvals.web.cli", *self.command],
+            [sys.executable, "-P", "-m", "approvals.cli", *self.command],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -36,6 +36,7 @@ TEST_SETTINGS = {
     # Every test and benchmark request comes from 127.0.0.1; test_hardening checks the limits.
     "APPROVALS_API_RATE_LIMIT": "1000000/minute",
     "APPROVALS_PAGE_RATE_LIMIT": "1000000/minute",
+    "APPROVALS_AUTH_FAILURE_RATE_LIMIT": "1000000/minute",
 }
 
 

@@ -1,16 +1,14 @@
-"""``/approvalmail/$subscriptions`` and ``/mailwithoptions/$subscriptions``."""
+"""``/approvalmail/$subscriptions`` and ``/mailwithoptions/$subscriptions``: send, read, cancel."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, g, request
+from flask import g, request
 
-from approvals.errors import BadRequest
-from approvals.runtime import current_runtime
-from approvals.schemas import REQUEST_MODELS
-from approvals.subscriptions import (
+from approvals.approval.schemas import REQUEST_MODELS
+from approvals.approval.subscriptions import (
     cancel_subscription,
     create_subscription,
     deliveries_for,
@@ -18,21 +16,17 @@ from approvals.subscriptions import (
     request_fingerprint,
     response_for,
 )
+from approvals.errors import BadRequest
 from approvals.web import presenters
-from approvals.web.auth import require_client
 from approvals.web.enqueue import enqueue
 from approvals.web.request_db import request_transaction
+from approvals.web.runtime import current_runtime
 from approvals.web.validation import parse_json, read_body, validate_body
 from worker.celery_app import SEND_RECIPIENT_MAIL
 
-bp = Blueprint("subscriptions", __name__)
-bp.before_request(require_client)
-
-KINDS = "<any(approvalmail, mailwithoptions):kind>"
 MAX_IDEMPOTENCY_KEY = 255
 
 
-@bp.post(f"/{KINDS}/$subscriptions")
 def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     runtime = current_runtime()
     body = parse_json(read_body(runtime.settings.max_request_bytes))
@@ -59,10 +53,9 @@ def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     return answer, 201, headers
 
 
-@bp.get(f"/{KINDS}/$subscriptions/<subscription_id>")
-def show(kind: str, subscription_id: str) -> dict[str, Any]:
+def show(kind: str, id: str) -> dict[str, Any]:  # noqa: A002 - the connector's parameter name
     with request_transaction() as session:
-        subscription = get_subscription(session, g.client_id, kind, subscription_id)
+        subscription = get_subscription(session, g.client_id, kind, id)
         return presenters.subscription_state(
             subscription,
             response_for(session, subscription.id),
@@ -70,8 +63,7 @@ def show(kind: str, subscription_id: str) -> dict[str, Any]:
         )
 
 
-@bp.delete(f"/{KINDS}/$subscriptions/<subscription_id>")
-def cancel(kind: str, subscription_id: str) -> dict[str, Any]:
+def cancel(kind: str, id: str) -> dict[str, Any]:  # noqa: A002 - the connector's parameter name
     with request_transaction() as session:
-        subscription = cancel_subscription(session, g.client_id, kind, subscription_id)
+        subscription = cancel_subscription(session, g.client_id, kind, id)
         return {"id": subscription.id, "status": subscription.status}

@@ -11,8 +11,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from approvals.approval.schemas import SubscriptionRequest
 from approvals.errors import NotFound, Unprocessable
-from approvals.schemas import SubscriptionRequest
 from approvals.store.models import (
     Delivery,
     IdempotencyRecord,

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from approvals.approval.links import ResponseTarget
+from approvals.approval.subscriptions import response_for
 from approvals.deliveries import create_delivery
-from approvals.links import ResponseTarget
 from approvals.store.models import Recipient, Response, Subscription, utcnow
-from approvals.subscriptions import response_for
 from approvals.timefmt import iso
 
 

@@ -228,13 +228,3 @@ class SubscriptionResponse(BaseModel):
     resource: str
     notificationType: str
     notificationUrl: str
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail

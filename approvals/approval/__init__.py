@@ -1,0 +1,1 @@
+"""The approval loop: subscriptions, their recipients' links and the responses they record."""

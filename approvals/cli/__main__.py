@@ -1,0 +1,5 @@
+"""``python -m approvals.cli``: how ``approvals run`` starts its processes."""
+
+from approvals.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""The shapes the API answers with, as pydantic models: ``/openapi.json`` documents these.
+
+:mod:`approvals.web.presenters` writes the dicts; these models say what they hold, and the fuzz
+tests check every answer against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+SubscriptionStatus = Literal["pending", "completed", "cancelled", "expired"]
+EmailStatus = Literal["due", "sending", "sent", "failed", "cancelled"]
+DeliveryStatus = Literal["due", "delivering", "delivered", "failed", "stopped", "dropped"]
+
+
+class RecipientState(BaseModel):
+    id: str
+    address: str
+    emailStatus: EmailStatus
+    emailAttempts: int
+    emailError: str | None
+    sentAt: str | None
+
+
+class RecordedResponse(BaseModel):
+    """The first confirmed answer: who chose what, when."""
+
+    SelectedOption: str
+    UserEmailAddress: str
+    UserId: str
+    Comment: str
+    RespondedAt: str
+
+
+class Attempt(BaseModel):
+    number: int
+    startedAt: str
+    durationMs: int
+    statusCode: int | None
+    errorCode: str | None = Field(
+        description="timeout, connection, dns, blocked_address, http_status, invalid_request"
+    )
+    responseBody: str | None = Field(description="the first 20 KB of the receiver's answer")
+
+
+class DeliveryState(BaseModel):
+    """A callback and every attempt to deliver it."""
+
+    id: str
+    subscriptionId: str | None
+    url: str
+    webhookId: str
+    status: DeliveryStatus
+    attemptCount: int
+    nextAttemptAt: str | None
+    createdAt: str
+    finishedAt: str | None
+    attempts: list[Attempt]
+
+
+class SubscriptionState(BaseModel):
+    """A subscription as it stands: its recipients, the response and the callback."""
+
+    id: str
+    notificationType: Literal["approvalmail", "mailwithoptions"]
+    notificationUrl: str
+    status: SubscriptionStatus
+    createdAt: str
+    expiresAt: str
+    finishedAt: str | None
+    options: list[str]
+    message: dict[str, Any] = Field(
+        description="the Message as accepted (attachments without their content)"
+    )
+    recipients: list[RecipientState]
+    response: RecordedResponse | None
+    delivery: DeliveryState | None
+
+
+class Cancelled(BaseModel):
+    id: str
+    status: SubscriptionStatus
+
+
+class OutboxSummary(BaseModel):
+    id: int
+    to: str
+    subject: str
+    recipientId: str | None
+    createdAt: str
+
+
+class OutboxMessage(OutboxSummary):
+    raw: str = Field(description="the whole message (.eml)")
+
+
+class OutboxList(BaseModel):
+    messages: list[OutboxSummary]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every API error: ``{"error": {"code", "message", "field"}}``."""
+
+    error: ErrorDetail

@@ -1,0 +1,243 @@
+"""Every HTTP route the service serves, in one table: path, method, operationId, models.
+
+The app registers its URL rules from :data:`ROUTES` and ``/openapi.json`` is generated from the
+same rows, so the document lists exactly what is served. A route that mirrors the Office 365
+Outlook connector uses the connector's path (without ``/{connectionId}``) and ``operationId``
+(DESIGN 1); adding an operation is one row here plus its view and models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from approvals.approval.schemas import (
+    ApprovalEmailSubscription,
+    OptionsEmailSubscription,
+    SubscriptionResponse,
+)
+from approvals.web import answers, openapi, pages
+from approvals.web.api import deliveries, outbox, subscriptions
+
+Access = Literal["api", "page", "public"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A path, query or header parameter, with its JSON schema."""
+
+    name: str
+    where: Literal["path", "query", "header"]
+    schema: dict[str, Any]
+    description: str = ""
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: where it is served, what it takes and answers, who may call it.
+
+    ``access``: ``api`` needs an API key (and counts against its client's rate limit),
+    ``page`` is a recipient page (no key; limited per address), ``public`` is open.
+    """
+
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    view: Callable[..., Any]
+    tag: str
+    access: Access = "api"
+    body: type[BaseModel] | None = None
+    answer: type[BaseModel] | None = None
+    status: int = 200
+    params: tuple[Param, ...] = ()
+    errors: tuple[int, ...] = ()
+    media: str = "application/json"
+    deprecated: bool = False
+    description: str = ""
+    # Fixed values handed to the view (one view can serve several rows).
+    view_args: dict[str, str] = field(default_factory=dict)
+
+
+SUBSCRIPTION_ID = Param(
+    "id", "path", {"type": "string"}, "Id of the subscription (from the 201 answer)."
+)
+IDEMPOTENCY_KEY = Param(
+    "Idempotency-Key",
+    "header",
+    {"type": "string", "maxLength": 255},
+    "A repeat with the same key and body returns the first answer and sends nothing.",
+    required=False,
+)
+TOKEN = Param("token", "path", {"type": "string"}, "The recipient's signed link token.")
+OPTION = Param(
+    "option", "query", {"type": "integer", "minimum": 0}, "Index of the chosen option.", False
+)
+PAGE_ERRORS = (400, 404, 409, 410)
+
+
+def _subscription_routes(
+    kind: str, title: str, body: type[BaseModel], send: str, ids: str
+) -> list[Route]:
+    """The three operations of one notification kind: the connector's ``send`` operationId,
+    and ``ids`` the part its delete operationId names the kind with."""
+    return [
+        Route(
+            "POST",
+            f"/{kind}/$subscriptions",
+            send,
+            f"Send {title}",
+            subscriptions.create,
+            "OptionsEmail",
+            body=body,
+            answer=SubscriptionResponse,
+            status=201,
+            params=(IDEMPOTENCY_KEY,),
+            errors=(400, 413, 422),
+            view_args={"kind": kind},
+            description="Emails every recipient one button per option; the first confirmed "
+            "choice is POSTed to NotificationUrl, signed (Standard Webhooks) and retried.",
+        ),
+        Route(
+            "GET",
+            f"/{kind}/$subscriptions/{{id}}",
+            f"Get{ids}Subscription",
+            f"Get {title} subscription",
+            subscriptions.show,
+            "OptionsEmail",
+            answer=answers.SubscriptionState,
+            params=(SUBSCRIPTION_ID,),
+            errors=(404,),
+            view_args={"kind": kind},
+        ),
+        Route(
+            "DELETE",
+            f"/{kind}/$subscriptions/{{id}}",
+            f"Delete{ids}Subscription",
+            f"Delete {title} subscription",
+            subscriptions.cancel,
+            "OptionsEmail",
+            answer=answers.Cancelled,
+            params=(SUBSCRIPTION_ID,),
+            errors=(404,),
+            view_args={"kind": kind},
+            description="Links stop working and no callback is sent; repeating it is harmless.",
+        ),
+    ]
+
+
+ROUTES: list[Route] = [
+    *_subscription_routes(
+        "approvalmail",
+        "approval email",
+        ApprovalEmailSubscription,
+        "SendApprovalMail",
+        "ApprovalMail",
+    ),
+    *_subscription_routes(
+        "mailwithoptions",
+        "email with options",
+        OptionsEmailSubscription,
+        "SendMailWithOptions",
+        "OptionsMail",
+    ),
+    Route(
+        "GET",
+        "/deliveries/{id}",
+        "GetDelivery",
+        "Get a callback and its attempts",
+        deliveries.show,
+        "Deliveries",
+        answer=answers.DeliveryState,
+        params=(Param("id", "path", {"type": "string"}, "Id of the delivery."),),
+        errors=(404,),
+    ),
+    Route(
+        "POST",
+        "/deliveries/{id}/retry",
+        "RetryDelivery",
+        "Send a failed or stopped callback again now",
+        deliveries.retry,
+        "Deliveries",
+        answer=answers.DeliveryState,
+        status=202,
+        params=(Param("id", "path", {"type": "string"}, "Id of the delivery."),),
+        errors=(404, 422),
+    ),
+    Route(
+        "GET",
+        "/outbox/messages",
+        "ListOutboxMessages",
+        "List mail kept by the outbox backend",
+        outbox.list_messages,
+        "Outbox",
+        answer=answers.OutboxList,
+        params=(
+            Param(
+                "limit",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                "How many, newest first.",
+                required=False,
+            ),
+        ),
+    ),
+    Route(
+        "GET",
+        "/outbox/messages/{id}",
+        "GetOutboxMessage",
+        "Get one outbox message (?format=eml downloads the .eml)",
+        outbox.show_message,
+        "Outbox",
+        answer=answers.OutboxMessage,
+        params=(
+            Param("id", "path", {"type": "integer"}, "Id of the message."),
+            Param(
+                "format",
+                "query",
+                {"type": "string", "enum": ["json", "eml"], "default": "json"},
+                required=False,
+            ),
+        ),
+        errors=(404,),
+    ),
+    Route(
+        "GET",
+        "/respond/{token}",
+        "ShowResponsePage",
+        "The recipient's confirmation page (records nothing)",
+        pages.show,
+        "Recipient pages",
+        access="page",
+        params=(TOKEN, OPTION),
+        errors=PAGE_ERRORS,
+        media="text/html",
+        description="GET and HEAD never record: mail scanners open every link. The page "
+        "carries a form whose POST records the choice.",
+    ),
+    Route(
+        "POST",
+        "/respond/{token}",
+        "ConfirmResponse",
+        "Record the recipient's confirmed choice",
+        pages.confirm,
+        "Recipient pages",
+        access="page",
+        params=(TOKEN,),
+        errors=PAGE_ERRORS,
+        media="text/html",
+    ),
+    Route(
+        "GET",
+        "/openapi.json",
+        "GetOpenApiDocument",
+        "This document",
+        openapi.document,
+        "Service",
+        access="public",
+    ),
+]

@@ -1,0 +1,83 @@
+"""``/openapi.json`` lists every route the service serves, generated from the route table, with
+the connector's operationIds where a route mirrors the connector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from approvals.config import load_settings
+from approvals.web.app import create_app
+
+# A copy of shared/reference/ (the connector's published swagger, excerpt).
+REFERENCE = Path(__file__).resolve().parent / "reference"
+CONNECTOR = REFERENCE / "office365-outlook-connector.swagger.json"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    instance = tmp_path_factory.mktemp("openapi")
+    return create_app(load_settings({"APPROVALS_INSTANCE_PATH": str(instance)}))
+
+
+@pytest.fixture(scope="module")
+def document(app: Flask) -> dict:
+    answer = app.test_client().get("/openapi.json")
+    assert answer.status_code == 200
+    return answer.json
+
+
+def _served(app: Flask) -> set[tuple[str, str]]:
+    found = set()
+    for rule in app.url_map.iter_rules():
+        path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        found.update((method, path) for method in rule.methods - {"HEAD", "OPTIONS"})
+    return found
+
+
+def test_every_served_route_is_in_the_document_and_nothing_else(app: Flask, document: dict) -> None:
+    documented = {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item
+    }
+    assert documented == _served(app)
+
+
+def test_operation_ids_are_unique_and_every_operation_has_one(document: dict) -> None:
+    ids = [op["operationId"] for item in document["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
+    assert all(ids)
+
+
+def test_routes_that_mirror_the_connector_use_its_path_and_operation_id(document: dict) -> None:
+    connector = json.loads(CONNECTOR.read_text())["paths"]
+    mirrored = 0
+    for path, item in document["paths"].items():
+        theirs = connector.get("/{connectionId}" + path)
+        if theirs is None:
+            continue
+        for method, operation in item.items():
+            if method in theirs:
+                assert operation["operationId"] == theirs[method]["operationId"], (method, path)
+                mirrored += 1
+    assert mirrored >= 4  # SendApprovalMail, SendMailWithOptions and their two deletes
+
+
+def test_request_and_answer_models_are_in_the_document(document: dict) -> None:
+    schemas = document["components"]["schemas"]
+    assert schemas["ApprovalMessage"]["properties"]["Subject"]["default"] == "Approval Request"
+    assert schemas["MessageWithOptions"]["properties"]["Options"]["default"] == (
+        "Choice1, Choice2, Choice3"
+    )
+    created = document["paths"]["/approvalmail/$subscriptions"]["post"]["responses"]["201"]
+    assert created["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/SubscriptionResponse"
+    )
+    for item in document["paths"].values():
+        for operation in item.values():
+            for answer in operation["responses"].values():
+                for media in answer.get("content", {}).values():
+                    ref = media["schema"].get("$ref")
+                    assert ref is None or ref.split("/")[-1] in schemas
