@@ -13,6 +13,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from approvals.errors import CredentialDecryptError
+
 _INFO = b"approvals stored-credential encryption v1"
 PREFIX = "enc1:"
 MAX_CACHED = 10_000
@@ -23,10 +25,6 @@ def _fernet(secret_key: str) -> Fernet:
         secret_key.encode()
     )
     return Fernet(base64.urlsafe_b64encode(key))
-
-
-class CredentialDecryptError(Exception):
-    """A stored value was encrypted under a key that is no longer configured."""
 
 
 class SecretBox:

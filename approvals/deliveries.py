@@ -14,7 +14,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from approvals.errors import NotFound, Unprocessable
+from approvals.store.jobs import Job, after_commit
 from approvals.store.models import Delivery, utcnow
+from approvals.store.status import RETRYABLE_DELIVERY, DeliveryStatus
 
 
 def create_delivery(
@@ -32,12 +34,13 @@ def create_delivery(
         url=url,
         payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
         webhook_id=f"msg_{uuid.uuid4().hex}",
-        status="due",
+        status=DeliveryStatus.DUE,
         next_attempt_at=utcnow(),
-        enqueued_at=utcnow(),  # whoever creates it enqueues it after the commit
+        enqueued_at=utcnow(),  # published once this transaction commits
     )
     session.add(delivery)
     session.flush()
+    after_commit(session, Job.DELIVER_CALLBACK, delivery.id)
     return delivery
 
 
@@ -53,8 +56,13 @@ def retry_delivery(session: Session, client_id: str, delivery_id: str) -> Delive
     delivery = get_delivery(session, client_id, delivery_id)
     changed = session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status.in_(("failed", "stopped")))
-        .values(status="due", next_attempt_at=utcnow(), enqueued_at=utcnow(), finished_at=None)
+        .where(Delivery.id == delivery_id, Delivery.status.in_(RETRYABLE_DELIVERY))
+        .values(
+            status=DeliveryStatus.DUE,
+            next_attempt_at=utcnow(),
+            enqueued_at=utcnow(),
+            finished_at=None,
+        )
     ).rowcount
     if not changed:
         raise Unprocessable(
@@ -62,4 +70,5 @@ def retry_delivery(session: Session, client_id: str, delivery_id: str) -> Delive
             code="delivery_not_retryable",
         )
     session.refresh(delivery)
+    after_commit(session, Job.DELIVER_CALLBACK, delivery.id)
     return delivery

@@ -12,11 +12,8 @@ from typing import Any
 from celery import Celery
 
 from approvals.config import Settings
+from approvals.store.jobs import Job
 
-# Task names, so the web side can enqueue without importing the worker's code.
-SWEEP_TASK = "worker.tasks.sweep"
-SEND_RECIPIENT_MAIL = "worker.tasks.send_recipient_mail"
-DELIVER_CALLBACK = "worker.tasks.deliver_callback"
 SQLITE_BROKER_POLL_SECONDS = 0.2
 CALLBACK_QUEUE = "callbacks"
 MAIL_QUEUE = "mail"
@@ -47,11 +44,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": "approvals",
         # Callbacks never wait behind a backlog of mail, and either can get workers of its own.
         "task_routes": {
-            DELIVER_CALLBACK: {"queue": CALLBACK_QUEUE},
-            SEND_RECIPIENT_MAIL: {"queue": MAIL_QUEUE},
+            Job.DELIVER_CALLBACK: {"queue": CALLBACK_QUEUE},
+            Job.SEND_MAIL: {"queue": MAIL_QUEUE},
         },
         "beat_schedule": {
-            "sweep": {"task": SWEEP_TASK, "schedule": timedelta(seconds=settings.sweep_interval)},
+            "sweep": {"task": Job.SWEEP, "schedule": timedelta(seconds=settings.sweep_interval)},
         },
         "beat_schedule_filename": str(settings.instance_path / "celerybeat-schedule"),
         "worker_hijack_root_logger": False,
@@ -109,3 +106,13 @@ def make_celery(settings: Settings) -> Celery:
     celery.config_from_object(config)
     celery.set_default()
     return celery
+
+
+class DirectPublisher:
+    """The worker's publisher: it runs off any request, so it publishes at once."""
+
+    def __init__(self, celery: Celery) -> None:
+        self.celery = celery
+
+    def publish(self, job: Job, item_id: str) -> None:
+        self.celery.send_task(str(job), args=([item_id],))

@@ -6,11 +6,13 @@ Flask. Its database commits need not wait for the disk (see ``approvals.store.db
 
 from approvals.config import load_settings
 from approvals.runtime import Runtime
-from worker.celery_app import make_celery
+from worker.celery_app import DirectPublisher, make_celery
 from worker.runtime import install_runtime
 
 settings = load_settings()
-install_runtime(Runtime.from_settings(settings, durable_commits=False))
+runtime = Runtime.from_settings(settings, durable_commits=False)
 celery_app = make_celery(settings)
+runtime.db.publisher = DirectPublisher(celery_app)
+install_runtime(runtime)
 
 import worker.tasks  # noqa: E402,F401 - registers the shared tasks with this app

@@ -12,8 +12,9 @@ from celery import Task, shared_task
 from approvals.approval.subscriptions import expire_due
 from approvals.runtime import Runtime
 from approvals.store.claims import DELIVERIES, MAIL, MAX_COUNTDOWN_SECONDS
+from approvals.store.jobs import Job
 from approvals.store.models import utcnow
-from worker.celery_app import DELIVER_CALLBACK, SEND_RECIPIENT_MAIL, SWEEP_TASK, batches
+from worker.celery_app import batches
 from worker.mail.backends import MailBackend, backend_for
 from worker.mail.sending import send_batch
 from worker.runtime import current_runtime
@@ -60,7 +61,7 @@ def mail_backend(runtime: Runtime) -> MailBackend:
     return backend
 
 
-@shared_task(bind=True, acks_late=True, name=SEND_RECIPIENT_MAIL)
+@shared_task(bind=True, acks_late=True, name=Job.SEND_MAIL)
 def send_recipient_mail(self: Task, recipient_ids: str | list[str]) -> dict[str, int]:
     runtime = current_runtime()
     outcomes = send_batch(runtime, mail_backend(runtime), _ids(recipient_ids))
@@ -68,7 +69,7 @@ def send_recipient_mail(self: Task, recipient_ids: str | list[str]) -> dict[str,
     return _tally(outcomes)
 
 
-@shared_task(bind=True, acks_late=True, name=DELIVER_CALLBACK)
+@shared_task(bind=True, acks_late=True, name=Job.DELIVER_CALLBACK)
 def deliver_callback(self: Task, delivery_ids: str | list[str]) -> dict[str, int]:
     """Claim the batch and hand it to the receivers' threads; returns without waiting.
 
@@ -80,7 +81,7 @@ def deliver_callback(self: Task, delivery_ids: str | list[str]) -> dict[str, int
     return _tally(settled)
 
 
-@shared_task(bind=True, acks_late=True, name=SWEEP_TASK)
+@shared_task(bind=True, acks_late=True, name=Job.SWEEP)
 def sweep(self: Task) -> dict[str, int]:
     """Expire what is past due and enqueue every owed row whose broker message went missing."""
     runtime = current_runtime()

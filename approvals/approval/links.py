@@ -11,14 +11,12 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
+from approvals.errors import InvalidToken
+
 RESPONSE_SALT = "approvals.respond"
 CONFIRM_SALT = "approvals.confirm"
 # A person has this long between opening the page and pressing Confirm.
 CONFIRM_MAX_AGE_SECONDS = 24 * 3600
-
-
-class InvalidToken(Exception):
-    """The token was tampered with, signed by an unknown key, or is not ours."""
 
 
 @dataclass(frozen=True)

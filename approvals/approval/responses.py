@@ -13,6 +13,7 @@ from approvals.approval.links import ResponseTarget
 from approvals.approval.subscriptions import response_for
 from approvals.deliveries import create_delivery
 from approvals.store.models import Recipient, Response, Subscription, utcnow
+from approvals.store.status import SubscriptionStatus
 from approvals.timefmt import iso
 
 
@@ -58,13 +59,13 @@ def inspect_link(session: Session, target: ResponseTarget, option: int | None) -
     if recipient is None or recipient.subscription_id != target.subscription_id:
         return LinkState(Outcome.UNKNOWN)
     subscription = recipient.subscription
-    if subscription.status == "completed":
+    if subscription.status == SubscriptionStatus.COMPLETED:
         answer = response_for(session, subscription.id)
         by = session.get(Recipient, answer.recipient_id).address if answer else None
         return LinkState(Outcome.ALREADY_ANSWERED, subscription, recipient, answer, by)
-    if subscription.status == "cancelled":
+    if subscription.status == SubscriptionStatus.CANCELLED:
         return LinkState(Outcome.CANCELLED, subscription, recipient)
-    if subscription.status == "expired" or subscription.expires_at <= utcnow():
+    if subscription.status == SubscriptionStatus.EXPIRED or subscription.expires_at <= utcnow():
         return LinkState(Outcome.EXPIRED, subscription, recipient)
     if option is None or not 0 <= option < len(subscription.options):
         return LinkState(Outcome.BAD_OPTION, subscription, recipient)
@@ -92,10 +93,10 @@ def record_response(
         update(Subscription)
         .where(
             Subscription.id == subscription.id,
-            Subscription.status == "pending",
+            Subscription.status == SubscriptionStatus.PENDING,
             Subscription.expires_at > now,
         )
-        .values(status="completed", finished_at=now)
+        .values(status=SubscriptionStatus.COMPLETED, finished_at=now)
     ).rowcount
     if not won:
         session.rollback()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from approvals.approval.schemas import SubscriptionRequest
 from approvals.errors import NotFound, Unprocessable
+from approvals.store.jobs import Job, after_commit
 from approvals.store.models import (
     Delivery,
     IdempotencyRecord,
@@ -22,8 +23,7 @@ from approvals.store.models import (
     utcnow,
 )
 from approvals.store.new_rows import insert_subscription
-
-OPEN = "pending"
+from approvals.store.status import DeliveryStatus, EmailStatus, SubscriptionStatus
 
 
 def request_fingerprint(body: Any) -> str:
@@ -59,7 +59,7 @@ def create_subscription(
         "notification_url": request.NotificationUrl,
         "message": message.model_dump(mode="json"),
         "options": message.option_list(),
-        "status": OPEN,
+        "status": SubscriptionStatus.PENDING,
         "created_at": now,
         "expires_at": now + expiry,
     }
@@ -69,10 +69,10 @@ def create_subscription(
             "subscription_id": values["id"],
             "position": position,
             "address": address,
-            "email_status": "due",
+            "email_status": EmailStatus.DUE,
             "email_attempts": 0,
             "email_next_at": now,
-            "email_enqueued_at": now,  # the web enqueues it right after the commit
+            "email_enqueued_at": now,  # published once this transaction commits
         }
         for position, address in enumerate(message.recipients())
     ]
@@ -95,6 +95,8 @@ def create_subscription(
             if previous is None:
                 raise
             return previous, []
+    for recipient in recipients:
+        after_commit(session, Job.SEND_MAIL, recipient["id"])
     return Subscription(**values), [r["id"] for r in recipients]
 
 
@@ -133,14 +135,16 @@ def cancel_subscription(
     now = utcnow()
     session.execute(
         update(Subscription)
-        .where(Subscription.id == subscription_id, Subscription.status == OPEN)
-        .values(status="cancelled", finished_at=now)
+        .where(
+            Subscription.id == subscription_id, Subscription.status == SubscriptionStatus.PENDING
+        )
+        .values(status=SubscriptionStatus.CANCELLED, finished_at=now)
     )
     # A callback owed but not yet sent is dropped (DESIGN 5: no callback after DELETE).
     session.execute(
         update(Delivery)
-        .where(Delivery.subscription_id == subscription_id, Delivery.status == "due")
-        .values(status="dropped", finished_at=now, next_attempt_at=None)
+        .where(Delivery.subscription_id == subscription_id, Delivery.status == DeliveryStatus.DUE)
+        .values(status=DeliveryStatus.DROPPED, finished_at=now, next_attempt_at=None)
     )
     session.refresh(subscription)
     return subscription
@@ -151,8 +155,8 @@ def expire_due(session: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
     result = session.execute(
         update(Subscription)
-        .where(Subscription.status == OPEN, Subscription.expires_at <= now)
-        .values(status="expired", finished_at=now)
+        .where(Subscription.status == SubscriptionStatus.PENDING, Subscription.expires_at <= now)
+        .values(status=SubscriptionStatus.EXPIRED, finished_at=now)
     )
     return result.rowcount or 0
 

@@ -18,9 +18,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
 
 from approvals.store.models import Delivery, Recipient
+from approvals.store.status import DeliveryStatus, EmailStatus
 
 # Retries sooner than this ride on a broker countdown; later ones wait for the sweeper.
 MAX_COUNTDOWN_SECONDS = 120.0
+# Every table of owed work calls an unclaimed row "due".
+DUE = "due"
 
 
 def expected_message_at(next_at: datetime, delay: float | None) -> datetime | None:
@@ -43,7 +46,7 @@ class OwedRows:
     def owed_now(self, now: datetime, claim_timeout: float) -> ColumnElement[bool]:
         """Due and past their time, or claimed by a worker that has not finished in time."""
         return or_(
-            and_(self.status == "due", self.due_at <= now),
+            and_(self.status == DUE, self.due_at <= now),
             and_(
                 self.status == self.working,
                 self.claimed_at < now - timedelta(seconds=claim_timeout),
@@ -83,7 +86,7 @@ class OwedRows:
             .where(self.table.id.in_(ids), self.status == self.working)
             .values(
                 {
-                    self.status: "due",
+                    self.status: DUE,
                     self.claimed_at: None,
                     self.attempts: self.attempts - 1,
                     self.due_at: due,
@@ -96,7 +99,7 @@ class OwedRows:
 MAIL = OwedRows(
     Recipient,
     Recipient.email_status,
-    "sending",
+    EmailStatus.SENDING,
     Recipient.email_claimed_at,
     Recipient.email_attempts,
     Recipient.email_next_at,
@@ -105,7 +108,7 @@ MAIL = OwedRows(
 DELIVERIES = OwedRows(
     Delivery,
     Delivery.status,
-    "delivering",
+    DeliveryStatus.DELIVERING,
     Delivery.claimed_at,
     Delivery.attempt_count,
     Delivery.next_attempt_at,

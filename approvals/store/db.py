@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from approvals.store.jobs import Publisher, forget_jobs, take_jobs
+
 # Web, worker and beat write at once; SQLite waits this long for a lock instead of failing.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -69,13 +71,30 @@ def committing(session: Session) -> Iterator[Session]:
         raise
 
 
+def _forget(session: Session, _previous: object) -> None:
+    forget_jobs(session)  # every rollback() call, even one with no transaction to undo
+
+
 class Database:
-    """One engine and its session factory, shared by everything in a process."""
+    """One engine and its session factory, shared by everything in a process.
+
+    Its sessions publish the jobs they owe (:func:`approvals.store.jobs.after_commit`) through
+    ``publisher`` when they commit; the web and the worker each set theirs.
+    """
 
     def __init__(self, url: str, *, durable_commits: bool = True) -> None:
         self.url = url
         self.engine = make_engine(url, durable_commits=durable_commits)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.publisher: Publisher | None = None
+        event.listen(self.sessions, "after_commit", self._publish)
+        event.listen(self.sessions, "after_soft_rollback", _forget)
+
+    def _publish(self, session: Session) -> None:
+        jobs = take_jobs(session)
+        if self.publisher is not None:
+            for job, item_id in jobs:
+                self.publisher.publish(job, item_id)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

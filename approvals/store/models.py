@@ -19,6 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from approvals.store.status import DeliveryStatus, EmailStatus, SubscriptionStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -74,7 +76,7 @@ class Subscription(Base):
     notification_url: Mapped[str] = mapped_column(String(2048))
     message: Mapped[dict[str, Any]] = mapped_column(JSON)
     options: Mapped[list[str]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=SubscriptionStatus.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -93,7 +95,7 @@ class Recipient(Base):
     position: Mapped[int] = mapped_column(Integer)
     address: Mapped[str] = mapped_column(String(320))
     # due -> sending -> sent | failed; "sending" older than the claim timeout is due again.
-    email_status: Mapped[str] = mapped_column(String(20), default="due")
+    email_status: Mapped[str] = mapped_column(String(20), default=EmailStatus.DUE)
     email_attempts: Mapped[int] = mapped_column(Integer, default=0)
     email_next_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     email_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -134,7 +136,7 @@ class Delivery(Base):
     payload: Mapped[str] = mapped_column(Text)
     webhook_id: Mapped[str] = mapped_column(String(64))
     # due -> delivering -> delivered | failed | stopped | dropped
-    status: Mapped[str] = mapped_column(String(20), default="due")
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.DUE)
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -10,9 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-SubscriptionStatus = Literal["pending", "completed", "cancelled", "expired"]
-EmailStatus = Literal["due", "sending", "sent", "failed", "cancelled"]
-DeliveryStatus = Literal["due", "delivering", "delivered", "failed", "stopped", "dropped"]
+from approvals.store.status import DeliveryStatus, EmailStatus, SubscriptionStatus
 
 
 class RecipientState(BaseModel):

@@ -1,6 +1,7 @@
-"""Hand work to the broker after the transaction that made it necessary has committed.
+"""The web's publisher: jobs go to the broker after their transaction commits, off the request.
 
-Publishing happens on a background thread of the web process, so a request never waits for
+:class:`BackgroundPublisher` is the web's :class:`approvals.store.jobs.Publisher`. Publishing
+happens on a background thread of the web process, so a request never waits for
 the broker (on the embedded SQLite broker a publish costs as much as the whole request). The
 thread takes everything waiting at once and sends one message per task and batch of ids, so
 under load a message carries many rows and the broker sees a fraction of the requests. A
@@ -18,15 +19,15 @@ import threading
 import time
 
 from celery import Celery
-from flask import current_app
 
-from worker.celery_app import DELIVER_CALLBACK, batches
+from approvals.store.jobs import Job
+from worker.celery_app import batches
 
 log = logging.getLogger(__name__)
 
 # Callbacks go out before mail: a person who just confirmed should not wait behind the mail of
 # thousands of new subscriptions still waiting to be published.
-URGENT = frozenset({DELIVER_CALLBACK})
+URGENT = frozenset({Job.DELIVER_CALLBACK})
 URGENT_PRIORITY = 0
 # The most ids one pass of the publisher takes off the queue.
 MAX_PASS = 500
@@ -74,13 +75,19 @@ def _publish_forever() -> None:
                     )
 
 
-def enqueue(task_name: str, item_id: str) -> None:
-    """Have the task named ``task_name`` look at row ``item_id`` soon, without waiting."""
-    global _publisher_pid
-    if _publisher_pid != os.getpid():  # first use in this (possibly forked) process
-        with _lock:
-            if _publisher_pid != os.getpid():
-                threading.Thread(target=_publish_forever, name="enqueue", daemon=True).start()
-                _publisher_pid = os.getpid()
-    priority = URGENT_PRIORITY if task_name in URGENT else 1
-    _pending.put((priority, next(_order), current_app.extensions["celery"], task_name, item_id))
+class BackgroundPublisher:
+    """Publishes through ``celery`` from one thread per process, never blocking the caller."""
+
+    def __init__(self, celery: Celery) -> None:
+        self.celery = celery
+
+    def publish(self, job: Job, item_id: str) -> None:
+        """Have ``job`` look at row ``item_id`` soon, without waiting."""
+        global _publisher_pid
+        if _publisher_pid != os.getpid():  # first use in this (possibly forked) process
+            with _lock:
+                if _publisher_pid != os.getpid():
+                    threading.Thread(target=_publish_forever, name="enqueue", daemon=True).start()
+                    _publisher_pid = os.getpid()
+        priority = URGENT_PRIORITY if job in URGENT else 1
+        _pending.put((priority, next(_order), self.celery, str(job), item_id))

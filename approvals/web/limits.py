@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
-from werkzeug.exceptions import TooManyRequests
 
 from approvals.config import Settings
+from approvals.errors import TooManyRequests
 
 log = logging.getLogger(__name__)
 

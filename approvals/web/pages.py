@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from flask import Response, make_response, render_template, request
 
-from approvals.approval.links import InvalidToken
 from approvals.approval.responses import LinkState, Outcome, inspect_link, record_response
+from approvals.errors import InvalidToken
 from approvals.timefmt import iso
-from approvals.web.enqueue import enqueue
 from approvals.web.runtime import current_runtime
-from worker.celery_app import DELIVER_CALLBACK
 
 MAX_COMMENT = 2000
 SECURITY_HEADERS = {
@@ -137,8 +135,5 @@ def confirm(token: str) -> Response:
         )
         if state.outcome is not Outcome.RECORDED:
             return _closed_page(state)
-        delivery_id = state.delivery_id
         chosen = state.response.option if state.response else ""
-    if delivery_id:
-        enqueue(DELIVER_CALLBACK, delivery_id)
     return _message("Thank you", 200, "Your answer was recorded:", choice=chosen)

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from flask import request
 from pydantic import BaseModel, ValidationError
 
-from approvals.errors import ApprovalsError, BadRequest, PayloadTooLarge, Unprocessable
+from approvals.errors import BadRequest, PayloadTooLarge, RequestError, Unprocessable
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -89,7 +89,7 @@ def _check_values(body: Any) -> None:
                 ) from None
 
 
-def _error_for(error: dict[str, Any]) -> ApprovalsError:
+def _error_for(error: dict[str, Any]) -> RequestError:
     field = ".".join(str(part) for part in error["loc"]) or None
     kind = error["type"]
     message = error["msg"] if not field else f"{field}: {error['msg']}"

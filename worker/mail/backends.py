@@ -1,9 +1,6 @@
 """Mail backends behind one interface: ``outbox`` (kept in the database) and ``smtp``.
 
-MailError
-├── TransientMailError       try again later (connection refused, 4xx, timeout)
-│   └── OurSideMailError     our login or sender was refused: retried until fixed
-└── PermanentMailError       give up on this recipient (5xx for the recipient or message)
+Each raises one of :class:`approvals.errors.MailError`'s kinds.
 """
 
 from __future__ import annotations
@@ -20,27 +17,10 @@ from functools import lru_cache
 from typing import Protocol, cast
 
 from approvals.config import Settings
+from approvals.errors import OurSideMailError, PermanentMailError, TransientMailError
 from approvals.store.db import Database
 from approvals.store.models import OutboxMessage
 from worker.mail.message import SMTP_POLICY, is_bare_address
-
-
-class MailError(Exception):
-    """Sending failed; ``reason`` is what the recipient's row will show."""
-
-
-class TransientMailError(MailError):
-    pass
-
-
-class OurSideMailError(TransientMailError):
-    """The server refused our login or our sender: a configuration problem of ours that no
-    recipient can fix, so the mail stays owed (retried on the schedule, then at its last step)
-    until the configuration is fixed or the subscription ends."""
-
-
-class PermanentMailError(MailError):
-    pass
 
 
 class MailBackend(Protocol):

@@ -17,10 +17,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
 
+from approvals.errors import MailError, OurSideMailError, PermanentMailError
 from approvals.runtime import Runtime
 from approvals.store.claims import MAIL, expected_message_at
 from approvals.store.models import Recipient, Response, Subscription, utcnow
-from worker.mail.backends import MailBackend, MailError, OurSideMailError, PermanentMailError
+from approvals.store.status import EmailStatus, SubscriptionStatus
+from worker.mail.backends import MailBackend
 from worker.mail.gate import SendGate
 from worker.mail.message import Attachment, MailContent, OptionLink, build_message
 
@@ -102,7 +104,7 @@ def send_batch(
                 MAIL.owed_now(now, runtime.settings.claim_timeout),
             )
             .values(
-                email_status="sending",
+                email_status=EmailStatus.SENDING,
                 email_claimed_at=now,
                 email_attempts=Recipient.email_attempts + 1,
             )
@@ -126,7 +128,7 @@ def send_batch(
         to_send = []
         for claim in claimed:
             subscription = subscriptions[claim.subscription_id]
-            if subscription.status == "pending":
+            if subscription.status == SubscriptionStatus.PENDING:
                 to_send.append((claim, subscription))
             else:
                 outcomes[claim.id] = _not_needed(conn, claim.id, subscription.status)
@@ -192,13 +194,16 @@ def _not_needed(conn: Connection, recipient_id: str, status: str) -> SendOutcome
         # A worker died after the server took this mail and before it said so, and the
         # recipient has answered through it since: it was certainly sent.
         values: dict[str, Any] = {
-            "email_status": "sent",
+            "email_status": EmailStatus.SENT,
             "sent_at": answered_at,
             "email_error": None,
         }
     else:
         # Answered, cancelled or expired before this mail went out: nobody needs it.
-        values = {"email_status": "cancelled", "email_error": f"not sent: subscription {status}"}
+        values = {
+            "email_status": EmailStatus.CANCELLED,
+            "email_error": f"not sent: subscription {status}",
+        }
     conn.execute(update(Recipient).where(Recipient.id == recipient_id).values(**values))
     return SendOutcome(values["email_status"])
 
@@ -215,18 +220,18 @@ def _record_failure(
     )
     values: dict[str, object] = {"email_error": str(exc)[:2000]}
     if delay is None:
-        values["email_status"] = "failed"
+        values["email_status"] = EmailStatus.FAILED
     else:
         next_at = utcnow() + timedelta(seconds=delay)
         values.update(
-            email_status="due",
+            email_status=EmailStatus.DUE,
             email_next_at=next_at,
             email_enqueued_at=expected_message_at(next_at, delay),
         )
     with runtime.db.engine.begin() as conn:
         conn.execute(
             update(Recipient)
-            .where(Recipient.id == recipient_id, Recipient.email_status == "sending")
+            .where(Recipient.id == recipient_id, Recipient.email_status == EmailStatus.SENDING)
             .values(**values)
         )
     return SendOutcome("failed") if delay is None else SendOutcome("retry", delay)
@@ -245,5 +250,5 @@ def _record_sent(runtime: Runtime, recipient_ids: list[str]) -> None:
         conn.execute(
             update(Recipient)
             .where(Recipient.id.in_(recipient_ids))
-            .values(email_status="sent", sent_at=utcnow(), email_error=None)
+            .values(email_status=EmailStatus.SENT, sent_at=utcnow(), email_error=None)
         )

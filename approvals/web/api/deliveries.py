@@ -8,9 +8,7 @@ from flask import g
 
 from approvals.deliveries import get_delivery, retry_delivery
 from approvals.web import presenters
-from approvals.web.enqueue import enqueue
 from approvals.web.request_db import request_transaction
-from worker.celery_app import DELIVER_CALLBACK
 
 
 def show(id: str) -> dict[str, Any]:  # noqa: A002 - named like every other path id
@@ -21,6 +19,4 @@ def show(id: str) -> dict[str, Any]:  # noqa: A002 - named like every other path
 def retry(id: str) -> tuple[dict[str, Any], int]:  # noqa: A002
     with request_transaction() as session:
         delivery = retry_delivery(session, g.client_id, id)
-        answer = presenters.delivery(delivery)
-    enqueue(DELIVER_CALLBACK, id)
-    return answer, 202
+        return presenters.delivery(delivery), 202

@@ -18,11 +18,9 @@ from approvals.approval.subscriptions import (
 )
 from approvals.errors import BadRequest
 from approvals.web import presenters
-from approvals.web.enqueue import enqueue
 from approvals.web.request_db import request_transaction
 from approvals.web.runtime import current_runtime
 from approvals.web.validation import parse_json, read_body, validate_body
-from worker.celery_app import SEND_RECIPIENT_MAIL
 
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -45,8 +43,6 @@ def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
             fingerprint=request_fingerprint([kind, body]) if key else "",
         )
         answer = presenters.subscription_created(subscription, runtime.settings.base_url)
-    for recipient_id in recipient_ids:
-        enqueue(SEND_RECIPIENT_MAIL, recipient_id)
     headers = {"Location": answer["resource"]}
     if not recipient_ids:
         headers["Idempotent-Replayed"] = "true"

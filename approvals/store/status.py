@@ -1,0 +1,39 @@
+"""The states a row moves through, named once (the database stores their values as text)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SubscriptionStatus(StrEnum):
+    """pending, then exactly one of the others (DESIGN 4)."""
+
+    PENDING = "pending"
+    COMPLETED = "completed"  # a response was recorded
+    CANCELLED = "cancelled"  # DELETE
+    EXPIRED = "expired"  # its expiry passed
+
+
+class EmailStatus(StrEnum):
+    """A recipient's email: due -> sending -> sent | failed; cancelled when nobody needs it."""
+
+    DUE = "due"
+    SENDING = "sending"  # claimed by a worker
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class DeliveryStatus(StrEnum):
+    """A callback: due -> delivering -> delivered | failed | stopped | dropped."""
+
+    DUE = "due"
+    DELIVERING = "delivering"  # claimed by a worker
+    DELIVERED = "delivered"
+    FAILED = "failed"  # the schedule is spent; POST /deliveries/{id}/retry sends it again
+    STOPPED = "stopped"  # the receiver answered 410
+    DROPPED = "dropped"  # its owner was cancelled or expired first
+
+
+CLOSED_SUBSCRIPTION = (SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED)
+RETRYABLE_DELIVERY = (DeliveryStatus.FAILED, DeliveryStatus.STOPPED)
