@@ -4,6 +4,7 @@ the connector's operationIds where a route mirrors the connector."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,12 @@ def document(app: Flask) -> dict:
 def _served(app: Flask) -> set[tuple[str, str]]:
     found = set()
     for rule in app.url_map.iter_rules():
-        path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        path = (
+            re.sub(r"<int\([^)]*\):", "{", rule.rule)
+            .replace("<int:", "{")
+            .replace("<", "{")
+            .replace(">", "}")
+        )
         found.update((method, path) for method in rule.methods - {"HEAD", "OPTIONS"})
     return found
 

@@ -1,8 +1,11 @@
-"""The rules for owed rows: which are owed now, and which the sweeper must enqueue again.
+"""Owed rows: claiming them, giving them back, and which the sweeper must enqueue again.
 
-Workers claim an owed row with a conditional UPDATE on :meth:`OwedRows.owed_now`
-(compare-and-set), so two workers never act on one row, and a claim older than the timeout is
-taken over.
+Every table of owed work (mail, callbacks, and Graph operations to come) is claimed the same
+way, by :meth:`OwedRows.claim`: one conditional UPDATE ... RETURNING on
+:meth:`OwedRows.owed_now` (compare-and-set), so two workers never act on one row. Whether a
+claim older than the timeout is taken over is the table's rule (``retake_lapsed``): a mail or
+a callback may be repeated after a worker died, so it is; an operation whose outcome may be
+unknown (a send through Graph) must not be repeated blindly, so it is not.
 
 Every owed row also says when a broker message for it is expected (``enqueued_at``; NULL when
 none was sent). The sweeper enqueues only rows whose message is missing or overdue by the claim
@@ -11,11 +14,12 @@ timeout, so a backlog in the broker is never multiplied by the sweeper's own cop
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select, update
 
 from approvals.store.models import Delivery, Recipient
 from approvals.store.status import DeliveryStatus, EmailStatus
@@ -42,15 +46,44 @@ class OwedRows:
     attempts: Any
     due_at: Any
     enqueued_at: Any
+    retake_lapsed: bool = True  # a claim older than the timeout is owed again
 
     def owed_now(self, now: datetime, claim_timeout: float) -> ColumnElement[bool]:
-        """Due and past their time, or claimed by a worker that has not finished in time."""
-        return or_(
-            and_(self.status == DUE, self.due_at <= now),
-            and_(
-                self.status == self.working,
-                self.claimed_at < now - timedelta(seconds=claim_timeout),
-            ),
+        """Due and past their time, or (``retake_lapsed``) claimed by a worker that has not
+        finished in time."""
+        due = and_(self.status == DUE, self.due_at <= now)
+        if not self.retake_lapsed:
+            return due
+        lapsed = and_(
+            self.status == self.working,
+            self.claimed_at < now - timedelta(seconds=claim_timeout),
+        )
+        return or_(due, lapsed)
+
+    def claim(
+        self,
+        conn: Connection,
+        ids: Sequence[str],
+        *,
+        now: datetime,
+        claim_timeout: float,
+        returning: Sequence[Any],
+    ) -> list[Row[Any]]:
+        """Claim whichever of ``ids`` are owed now, counting an attempt; their ``returning``
+        columns (the id first). Rows another worker holds, or that are done, are left alone."""
+        return list(
+            conn.execute(
+                update(self.table)
+                .where(self.table.id.in_(list(ids)), self.owed_now(now, claim_timeout))
+                .values(
+                    {
+                        self.status: self.working,
+                        self.claimed_at: now,
+                        self.attempts: self.attempts + 1,
+                    }
+                )
+                .returning(self.table.id, *returning)
+            ).all()
         )
 
     def take_for_enqueue(

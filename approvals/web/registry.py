@@ -16,6 +16,7 @@ from approvals.web.auth import require_client
 from approvals.web.routes import ROUTES, Route
 
 _PARAM = re.compile(r"\{(\w+)\}")
+MAX_ID = 2**31 - 1
 
 
 def flask_rule(route: Route) -> str:
@@ -24,7 +25,8 @@ def flask_rule(route: Route) -> str:
 
     def convert(match: re.Match[str]) -> str:
         name = match.group(1)
-        return f"<int:{name}>" if kinds.get(name) == "integer" else f"<{name}>"
+        # Bounded: a larger id is simply not found (the database's integers stop there).
+        return f"<int(max={MAX_ID}):{name}>" if kinds.get(name) == "integer" else f"<{name}>"
 
     return _PARAM.sub(convert, route.path)
 

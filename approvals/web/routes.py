@@ -195,7 +195,12 @@ ROUTES: list[Route] = [
         "Outbox",
         answer=answers.OutboxMessage,
         params=(
-            Param("id", "path", {"type": "integer"}, "Id of the message."),
+            Param(
+                "id",
+                "path",
+                {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                "Id of the message.",
+            ),
             Param(
                 "format",
                 "query",

@@ -97,24 +97,13 @@ def send_batch(
     claimed_at = time.monotonic()
     outcomes = {recipient_id: SendOutcome("skipped") for recipient_id in recipient_ids}
     with runtime.db.engine.begin() as conn:
-        claimed = conn.execute(
-            update(Recipient)
-            .where(
-                Recipient.id.in_(list(recipient_ids)),
-                MAIL.owed_now(now, runtime.settings.claim_timeout),
-            )
-            .values(
-                email_status=EmailStatus.SENDING,
-                email_claimed_at=now,
-                email_attempts=Recipient.email_attempts + 1,
-            )
-            .returning(
-                Recipient.id,
-                Recipient.subscription_id,
-                Recipient.address,
-                Recipient.email_attempts,
-            )
-        ).all()
+        claimed = MAIL.claim(
+            conn,
+            recipient_ids,
+            now=now,
+            claim_timeout=runtime.settings.claim_timeout,
+            returning=(Recipient.subscription_id, Recipient.address, Recipient.email_attempts),
+        )
         if not claimed:
             return outcomes
         subscriptions = {
