@@ -1,11 +1,12 @@
 """Callbacks: deliveries per second from one worker process, against a raw httpx loop.
 
 Ours: with the worker stopped, N deliveries are written through the product's
-``approvals.deliveries.create_delivery`` in one transaction and ``worker.tasks.deliver_callback``
-is enqueued for them in batches of ``worker.celery_app.BATCH_SIZE`` ids, as the web's publisher
-and the sweeper send them, through a Celery app configured like the service's (not left to the
-beat sweeper, which waits a grace period). Then one worker process is
-started and the rate is taken from the receiver's arrival times, first to last.
+``approvals.delivery.service.create_delivery`` in one transaction and
+``worker.tasks.deliver_callback`` is enqueued for them in batches of
+``worker.celery_app.BATCH_SIZE`` ids, as the web's publisher and the sweeper send them, through
+a Celery app configured like the service's (not left to the beat sweeper, which waits a grace
+period). Then one worker process is started and the rate is taken from the receiver's arrival
+times, first to last.
 
 Baseline (``python -m bench.callbacks --url URL --bodies FILE``, a process of its own): the same
 bodies POSTed in a plain loop over one keep-alive ``httpx.Client``, timed at the same receiver.
@@ -44,7 +45,7 @@ def payload(index: int) -> dict[str, Any]:
 
 def make_deliveries(bench: Any, client_id: str, urls: list[str]) -> list[tuple[str, str]]:
     """Owe one delivery per URL, in one transaction; (id, body) pairs."""
-    from approvals.deliveries import create_delivery
+    from approvals.delivery.service import create_delivery
 
     made: list[tuple[str, str]] = []
     with bench.db.session() as session:

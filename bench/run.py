@@ -406,7 +406,7 @@ def build_report(results: dict[str, Any]) -> BackendReport:
         "Intake is measured with the worker and beat stopped; the mails it owes (published by "
         "the web in batches) are drained afterwards by one fresh worker process with the "
         "service's defaults (16 task threads, 8 receiver threads).",
-        "Callbacks: deliveries made with approvals.deliveries.create_delivery in one "
+        "Callbacks: deliveries made with approvals.delivery.service.create_delivery in one "
         "transaction, worker.tasks.deliver_callback enqueued for batches of 20 ids, as the "
         "web's publisher and the sweeper send them (not left to the sweeper).",
         "Throughputs of ours and of the baselines are taken the same way: arrival times at the "

@@ -10,8 +10,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from approvals.approval.links import ResponseTarget
+from approvals.approval.owner import owner
 from approvals.approval.subscriptions import response_for
-from approvals.deliveries import create_delivery
+from approvals.delivery.service import create_delivery
 from approvals.store.models import Recipient, Response, Subscription, utcnow
 from approvals.store.status import SubscriptionStatus
 from approvals.timefmt import iso
@@ -117,7 +118,7 @@ def record_response(
         client_id=subscription.client_id,
         url=subscription.notification_url,
         payload=callback_payload(subscription, recipient, response),
-        subscription_id=subscription.id,
+        owner=owner(subscription.id),
     )
     return LinkState(
         Outcome.RECORDED, subscription, recipient, response, recipient.address, delivery.id

@@ -11,7 +11,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from approvals.approval.owner import owner
 from approvals.approval.schemas import SubscriptionRequest
+from approvals.delivery.service import deliveries_of, drop_owed
 from approvals.errors import NotFound, Unprocessable
 from approvals.store.jobs import Job, after_commit
 from approvals.store.models import (
@@ -23,7 +25,7 @@ from approvals.store.models import (
     utcnow,
 )
 from approvals.store.new_rows import insert_subscription
-from approvals.store.status import DeliveryStatus, EmailStatus, SubscriptionStatus
+from approvals.store.status import EmailStatus, SubscriptionStatus
 
 
 def request_fingerprint(body: Any) -> str:
@@ -141,11 +143,7 @@ def cancel_subscription(
         .values(status=SubscriptionStatus.CANCELLED, finished_at=now)
     )
     # A callback owed but not yet sent is dropped (DESIGN 5: no callback after DELETE).
-    session.execute(
-        update(Delivery)
-        .where(Delivery.subscription_id == subscription_id, Delivery.status == DeliveryStatus.DUE)
-        .values(status=DeliveryStatus.DROPPED, finished_at=now, next_attempt_at=None)
-    )
+    drop_owed(session, owner(subscription_id))
     session.refresh(subscription)
     return subscription
 
@@ -166,10 +164,4 @@ def response_for(session: Session, subscription_id: str) -> Response | None:
 
 
 def deliveries_for(session: Session, subscription_id: str) -> list[Delivery]:
-    return list(
-        session.scalars(
-            select(Delivery)
-            .where(Delivery.subscription_id == subscription_id)
-            .order_by(Delivery.created_at)
-        )
-    )
+    return deliveries_of(session, owner(subscription_id))

@@ -125,13 +125,16 @@ class Delivery(Base):
     """One JSON body owed to one URL on behalf of one client, until it lands or gives up."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_owner", "owner_kind", "owner_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), index=True)
-    subscription_id: Mapped[str | None] = mapped_column(
-        ForeignKey("subscriptions.id"), nullable=True, index=True
-    )
+    # Who it is owed for (approvals.delivery.owners): ("approval", subscription id), say.
+    owner_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    owner_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     url: Mapped[str] = mapped_column(String(2048))
     payload: Mapped[str] = mapped_column(Text)
     webhook_id: Mapped[str] = mapped_column(String(64))

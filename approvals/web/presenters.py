@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from approvals.approval.owner import KIND as APPROVAL
 from approvals.store.models import (
     Delivery,
     DeliveryAttempt,
@@ -60,7 +61,7 @@ def attempt(row: DeliveryAttempt) -> dict[str, Any]:
 def delivery(row: Delivery) -> dict[str, Any]:
     return {
         "id": row.id,
-        "subscriptionId": row.subscription_id,
+        "subscriptionId": row.owner_id if row.owner_kind == APPROVAL else None,
         "url": row.url,
         "webhookId": row.webhook_id,
         "status": row.status,

@@ -1,48 +1,46 @@
-"""Deliver due deliveries: claim them, sign them, POST them, log the attempts, schedule the next.
+"""Send claimed callbacks: sign them, POST them on the receivers' threads, have them recorded.
 
-The schedule lives in the row (``next_attempt_at``); a beat sweeper re-enqueues due rows, so
-neither a lost broker message nor a killed worker loses a callback.
+What happens to a delivery before and after its request (claim, drop, record, next state,
+give back) is :mod:`approvals.delivery.lifecycle`; this module only sends. Each request is
+bounded as a whole by ``APPROVALS_WEBHOOK_TIMEOUT``, and whatever one callback raises is
+recorded as its own failed attempt (``invalid_request``), never its neighbours'.
 """
 
 from __future__ import annotations
 
 import functools
-import random
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import httpcore
-from sqlalchemy import insert, select, update
 
-from approvals.clients import signing_secrets
+from approvals.delivery import lifecycle
+from approvals.delivery.lifecycle import (
+    GIVE_BACK_DELAY_SECONDS,
+    Attempt,
+    AttemptResult,
+    Claimed,
+    DeliveryOutcome,
+    Outcomes,
+)
 from approvals.runtime import Runtime
-from approvals.store.claims import DELIVERIES, expected_message_at
-from approvals.store.models import ApiClient, Delivery, DeliveryAttempt, Subscription, utcnow
+from approvals.store.models import utcnow
+from worker.webhooks.deadline import within
 from worker.webhooks.guard import BlockedAddress, DnsFailure, guarded_pool, parse_networks
 from worker.webhooks.receivers import Share, receivers
 from worker.webhooks.signing import signed_headers
 
+log = logging.getLogger(__name__)
+
 MAX_LOGGED_BODY = 20 * 1024
 _pools: dict[tuple[str, float], httpcore.ConnectionPool] = {}
 _pools_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class AttemptResult:
-    status_code: int | None
-    error_code: str | None
-    body: str | None
-    retry_after: float | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 def connection_pool(runtime: Runtime) -> httpcore.ConnectionPool:
@@ -84,22 +82,24 @@ def post(
     timeout: float,
     connect_timeout: float,
 ) -> AttemptResult:
-    """One POST, read at most 20 KB of the answer, within ``timeout`` seconds overall."""
-    started = time.monotonic()
+    """One POST, read at most 20 KB of the answer, within ``timeout`` seconds in all (connect,
+    send, headers and body: a receiver that trickles its answer is cut off at ``timeout``)."""
     extensions = {
         "timeout": {"connect": connect_timeout, "read": timeout, "write": timeout, "pool": timeout}
     }
     try:
-        with pool.stream(
-            "POST", url, headers=list(headers.items()), content=body, extensions=extensions
-        ) as response:
+        with (
+            within(timeout),
+            pool.stream(
+                "POST", url, headers=list(headers.items()), content=body, extensions=extensions
+            ) as response,
+        ):
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_stream():
-                if size < MAX_LOGGED_BODY:
-                    chunks.append(chunk)
-                    size += len(chunk)
-                if time.monotonic() - started > timeout or size >= MAX_LOGGED_BODY:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= MAX_LOGGED_BODY:
                     break
             text = b"".join(chunks)[:MAX_LOGGED_BODY].decode("utf-8", errors="replace")
             code = response.status
@@ -123,43 +123,11 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     return None
 
 
-def next_delay(runtime: Runtime, attempts_made: int, retry_after: float | None) -> float | None:
-    """Seconds until the next attempt, or None when the schedule is spent."""
-    schedule = runtime.settings.webhook_retry_schedule
-    if attempts_made >= len(schedule):
-        return None
-    delay = schedule[attempts_made] * random.uniform(0.8, 1.2)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, runtime.settings.webhook_retry_after_max))
-    return delay
-
-
-@dataclass(frozen=True)
-class DeliveryOutcome:
-    status: str  # delivered | due | failed | stopped | dropped | skipped | deferred
-    retry_in: float | None = None
-
-
-# How soon a delivery put back (its claim was running out) is tried again.
-PUT_BACK_DELAY_SECONDS = 0.5
 # Attempts are written after every this many requests to one receiver, on a thread of their
 # own while the next ones go out; a worker killed in the middle of a batch repeats at most
 # twice this many callbacks (with the same webhook-id).
 RECORD_EVERY = 10
 RECORDER_THREADS = 2
-Outcomes = dict[str, "DeliveryOutcome"]
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A delivery this worker has claimed, with what it takes to sign and send it."""
-
-    id: str
-    url: str
-    payload: str
-    webhook_id: str
-    attempt_number: int
-    secrets: list[str]
 
 
 def deliver_batch(
@@ -174,7 +142,7 @@ def deliver_batch(
     """
     outcomes: Outcomes = {delivery_id: DeliveryOutcome("skipped") for delivery_id in delivery_ids}
     by_host: dict[str, list[Claimed]] = {}
-    for item in _claim(runtime, delivery_ids, outcomes):
+    for item in lifecycle.claim(runtime, delivery_ids, outcomes):
         outcomes.pop(item.id)
         by_host.setdefault(urlsplit(item.url).netloc, []).append(item)
     limit = runtime.settings.webhook_host_concurrency
@@ -187,85 +155,10 @@ def deliver_batch(
                 limit,
                 work=functools.partial(_deliver_to_host, runtime, host, items, claimed_at),
                 then=then,
-                abandon=functools.partial(_put_back, runtime, ids, requeued=False),
+                abandon=functools.partial(lifecycle.give_back, runtime, ids, requeued=False),
             )
         )
     return outcomes
-
-
-def _claim(
-    runtime: Runtime, delivery_ids: Sequence[str], outcomes: dict[str, DeliveryOutcome]
-) -> list[Claimed]:
-    """Claim what is due, drop what a cancelled or expired subscription no longer owes."""
-    now = utcnow()
-    with runtime.db.engine.begin() as conn:
-        rows = conn.execute(
-            update(Delivery)
-            .where(
-                Delivery.id.in_(list(delivery_ids)),
-                DELIVERIES.owed_now(now, runtime.settings.claim_timeout),
-            )
-            .values(status="delivering", claimed_at=now, attempt_count=Delivery.attempt_count + 1)
-            .returning(
-                Delivery.id,
-                Delivery.url,
-                Delivery.payload,
-                Delivery.webhook_id,
-                Delivery.attempt_count,
-                Delivery.client_id,
-                Delivery.subscription_id,
-            )
-        ).all()
-        if not rows:
-            return []
-        subscription_ids = {row.subscription_id for row in rows} - {None}
-        closed = set(
-            conn.scalars(
-                select(Subscription.id).where(
-                    Subscription.id.in_(subscription_ids),
-                    Subscription.status.in_(("cancelled", "expired")),
-                )
-            )
-            if subscription_ids
-            else ()
-        )
-        dropped = [row.id for row in rows if row.subscription_id in closed]
-        if dropped:
-            conn.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(dropped))
-                .values(status="dropped", finished_at=now, next_attempt_at=None)
-            )
-            outcomes.update((delivery_id, DeliveryOutcome("dropped")) for delivery_id in dropped)
-        clients = conn.execute(
-            select(
-                ApiClient.id,
-                ApiClient.webhook_secret,
-                ApiClient.previous_webhook_secret,
-                ApiClient.previous_secret_until,
-            ).where(ApiClient.id.in_({row.client_id for row in rows}))
-        ).all()
-    secrets = {
-        c.id: signing_secrets(
-            c.webhook_secret, c.previous_webhook_secret, c.previous_secret_until, runtime.box
-        )
-        for c in clients
-    }
-    return [
-        Claimed(
-            row.id, row.url, row.payload, row.webhook_id, row.attempt_count, secrets[row.client_id]
-        )
-        for row in rows
-        if row.subscription_id not in closed
-    ]
-
-
-@dataclass(frozen=True)
-class Attempt:
-    item: Claimed
-    started: datetime
-    duration_ms: int
-    result: AttemptResult
 
 
 def _deliver_to_host(
@@ -273,8 +166,9 @@ def _deliver_to_host(
 ) -> Outcomes:
     """Call one receiver with each of ``items`` in turn, recording a few attempts at a time.
 
-    What is left when half the claim timeout has gone (a slow receiver, a long queue) is put
-    back, due again shortly, before the claim could lapse and another worker take it too.
+    What is left when half the claim timeout has gone (a slow receiver, a long queue) is given
+    back, due again shortly, before the claim could lapse and another worker take it too; so is
+    what is left when the worker is stopping (then the sweeper enqueues it again).
     """
     settings = runtime.settings
     pool = connection_pool(runtime)
@@ -289,43 +183,56 @@ def _deliver_to_host(
             outcomes.update(recording.result())
             recording = None
 
-    def record(attempts: list[Attempt]) -> None:
+    def write_down(attempts: list[Attempt]) -> None:
         """Have ``attempts`` written while the next requests go out, once the last are."""
         nonlocal recording
         written()
         if not attempts:
             return
         try:
-            recording = recorder().submit(_record, runtime, attempts)
+            recording = recorder().submit(lifecycle.record, runtime, attempts)
         except RuntimeError:  # the worker is exiting and its executors are closed: write here
-            outcomes.update(_record(runtime, attempts))
+            outcomes.update(lifecycle.record(runtime, attempts))
 
     for index, item in enumerate(items):
-        if time.monotonic() - claimed_at > settings.claim_timeout / 2:
+        stopping = receivers().stopping
+        if stopping or time.monotonic() - claimed_at > settings.claim_timeout / 2:
             rest = [waiting.id for waiting in items[index:]]
-            _put_back(runtime, rest)
-            later = DeliveryOutcome("deferred", PUT_BACK_DELAY_SECONDS)
-            outcomes.update((delivery_id, later) for delivery_id in rest)
+            lifecycle.give_back(runtime, rest, requeued=not stopping)
+            if not stopping:
+                later = DeliveryOutcome("deferred", GIVE_BACK_DELAY_SECONDS)
+                outcomes.update((delivery_id, later) for delivery_id in rest)
             break
         started = utcnow()
         clock = time.monotonic()
-        result = post(
-            pool,
-            item.url,
-            item.payload.encode(),
-            signed_headers(item.secrets, item.webhook_id, item.payload),
-            timeout=settings.webhook_timeout,
-            connect_timeout=settings.webhook_connect_timeout,
-        )
+        result = _attempt(pool, item, settings.webhook_timeout, settings.webhook_connect_timeout)
         took = time.monotonic() - clock
         receivers().observe(host, took)
         made.append(Attempt(item, started, int(took * 1000), result))
         if len(made) >= RECORD_EVERY:
-            record(made)
+            write_down(made)
             made = []
-    record(made)
+    write_down(made)
     written()
     return outcomes
+
+
+def _attempt(
+    pool: httpcore.ConnectionPool, item: Claimed, timeout: float, connect_timeout: float
+) -> AttemptResult:
+    """Sign and send one callback; whatever it raises is this callback's failed attempt."""
+    try:
+        return post(
+            pool,
+            item.url,
+            item.payload.encode(),
+            signed_headers(item.secrets, item.webhook_id, item.payload),
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+        )
+    except Exception as exc:  # noqa: BLE001 - one bad callback must not take its batch along
+        log.warning("callback %s could not be sent", item.id, exc_info=True)
+        return AttemptResult(None, "invalid_request", f"{type(exc).__name__}: {exc}")
 
 
 _recorder: ThreadPoolExecutor | None = None
@@ -339,88 +246,3 @@ def recorder() -> ThreadPoolExecutor:
         if _recorder is None:
             _recorder = ThreadPoolExecutor(RECORDER_THREADS, thread_name_prefix="record-attempts")
         return _recorder
-
-
-def _put_back(runtime: Runtime, delivery_ids: list[str], *, requeued: bool = True) -> None:
-    """Undo claims without counting an attempt: they were not sent in time.
-
-    ``requeued``: the caller enqueues them again with a countdown; otherwise the sweeper will.
-    """
-    with runtime.db.engine.begin() as conn:
-        DELIVERIES.give_back(
-            conn,
-            delivery_ids,
-            due=utcnow() + timedelta(seconds=PUT_BACK_DELAY_SECONDS),
-            message_expected=requeued,
-        )
-
-
-def _next_state(runtime: Runtime, attempt: Attempt) -> tuple[str, float | None]:
-    result = attempt.result
-    if result.delivered:
-        return "delivered", None
-    if result.status_code == 410:
-        return "stopped", None
-    if result.error_code == "blocked_address":
-        return "failed", None
-    delay = next_delay(runtime, attempt.item.attempt_number, result.retry_after)
-    return ("failed" if delay is None else "due"), delay
-
-
-def _record(runtime: Runtime, attempts: list[Attempt]) -> dict[str, DeliveryOutcome]:
-    """Log the attempts and move each delivery on: delivered, stopped, failed or due again.
-
-    Every delivered one is marked by a single UPDATE; the rest, rarer, one by one.
-    """
-    if not attempts:
-        return {}
-    finished = utcnow()
-    outcomes: dict[str, DeliveryOutcome] = {}
-    with runtime.db.engine.begin() as conn:
-        conn.execute(
-            insert(DeliveryAttempt.__table__),
-            [
-                {
-                    "delivery_id": a.item.id,
-                    "number": a.item.attempt_number,
-                    "started_at": a.started,
-                    "duration_ms": a.duration_ms,
-                    "status_code": a.result.status_code,
-                    "error_code": a.result.error_code,
-                    "response_body": a.result.body,
-                }
-                for a in attempts
-            ],
-        )
-        delivered = []
-        for attempt in attempts:
-            status, delay = _next_state(runtime, attempt)
-            outcomes[attempt.item.id] = DeliveryOutcome(status, delay)
-            if status == "delivered":
-                delivered.append(attempt.item.id)
-                continue
-            next_at = finished + timedelta(seconds=delay) if delay is not None else None
-            conn.execute(
-                update(Delivery)
-                .where(Delivery.id == attempt.item.id, Delivery.status == "delivering")
-                .values(
-                    status=status,
-                    claimed_at=None,
-                    next_attempt_at=next_at,
-                    enqueued_at=expected_message_at(next_at, delay) if next_at else None,
-                    finished_at=None if status == "due" else finished,
-                )
-            )
-        if delivered:
-            conn.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(delivered), Delivery.status == "delivering")
-                .values(
-                    status="delivered",
-                    claimed_at=None,
-                    next_attempt_at=None,
-                    enqueued_at=None,
-                    finished_at=finished,
-                )
-            )
-    return outcomes

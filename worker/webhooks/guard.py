@@ -25,6 +25,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from worker.webhooks.deadline import DeadlineStream, time_left
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[..., list[tuple[Any, ...]]]
@@ -215,13 +217,15 @@ class GuardedBackend(httpcore.SyncBackend):
         if timeout is None or timeout > self.connect_timeout:
             timeout = self.connect_timeout
         addresses = resolve_checked(host, port, self.allowed, resolver=self.resolver)
+        timeout = time_left(timeout)  # resolving may have spent the whole callback's time
         options = list(socket_options or ())
         last_error: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         for address in addresses:
             try:
                 # An IP literal makes socket.create_connection skip DNS, so this is the
                 # address that was just checked.
-                return super().connect_tcp(address, port, timeout, local_address, options)
+                stream = super().connect_tcp(address, port, timeout, local_address, options)
+                return DeadlineStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         assert last_error is not None  # resolve_checked never returns an empty list

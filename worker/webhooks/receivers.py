@@ -40,7 +40,7 @@ class Share(Generic[T]):
     limit: int  # shares of this receiver that may run at once
     work: Callable[[], T]
     then: Callable[[T], None]  # given what ``work`` returned
-    abandon: Callable[[], None]  # put it back, when the worker stops before it ran
+    abandon: Callable[[], None]  # give back what it has not sent, when the worker stops
 
 
 class Receivers:
@@ -60,11 +60,15 @@ class Receivers:
         self._running: dict[str, int] = {}
         self._answer_seconds: dict[str, float] = {}  # moving average per receiver
         self._room = threading.BoundedSemaphore(max_shares)
-        self._closing = False
+        self._active: dict[int, Share[Any]] = {}  # the shares running now, by id
+        self._stopping = threading.Event()
         for number in range(threads):
             threading.Thread(target=self._serve, name=f"receivers-{number}", daemon=True).start()
 
     def submit(self, share: Share[Any]) -> None:
+        if self.stopping:
+            share.abandon()
+            return
         self._room.acquire()
         with self._changed:
             self._waiting.setdefault(share.host, deque()).append(share)
@@ -81,18 +85,26 @@ class Receivers:
         quick = self._answer_seconds.get(share.host, 0.0) < QUICK_ANSWER_SECONDS
         return 1 if quick else share.limit
 
+    @property
+    def stopping(self) -> bool:
+        """The worker is stopping: a running share sends nothing more and gives the rest back."""
+        return self._stopping.is_set()
+
     def close(self, timeout: float) -> None:
-        """Let running and queued shares finish for up to ``timeout``; put back the rest."""
+        """Stop: give back every queued share at once, let each running one finish the request
+        it is making (it gives back the rest) for up to ``timeout``, then give back what is
+        still running. What was given back is due again, for this worker's successor."""
         deadline = time.monotonic() + timeout
+        self._stopping.set()
         with self._changed:
-            self._changed.wait_for(
-                lambda: not self._waiting and not self._running,
-                max(0.0, deadline - time.monotonic()),
-            )
-            self._closing = True
             left = [share for queue in self._waiting.values() for share in queue]
             self._waiting.clear()
         for share in left:
+            share.abandon()
+        with self._changed:
+            self._changed.wait_for(lambda: not self._running, max(0.0, deadline - time.monotonic()))
+            running = list(self._active.values())
+        for share in running:
             share.abandon()
 
     def _next(self) -> Share[Any]:
@@ -105,6 +117,7 @@ class Receivers:
                     if queue:  # to the back of the line: receivers take turns
                         self._waiting[host] = queue
                     self._running[host] = self._running.get(host, 0) + 1
+                    self._active[id(share)] = share
                     return share
             self._changed.wait()
 
@@ -119,6 +132,7 @@ class Receivers:
                 log.exception("calling receiver %s failed", share.host)
             finally:
                 with self._changed:
+                    del self._active[id(share)]
                     self._running[share.host] -= 1
                     if not self._running[share.host]:
                         del self._running[share.host]

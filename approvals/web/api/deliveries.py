@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g
 
-from approvals.deliveries import get_delivery, retry_delivery
+from approvals.delivery.service import get_delivery, retry_delivery
 from approvals.web import presenters
 from approvals.web.request_db import request_transaction
 

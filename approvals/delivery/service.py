@@ -1,7 +1,7 @@
-"""Deliveries: "POST this JSON to this URL for this client", owed until it lands or gives up.
+"""Deliveries as their owners and clients see them: owe one, read one, retry one, drop them.
 
-Approval callbacks use it today; trigger batches will too. The row is written in the same
-transaction as the event that causes it, so a committed response always has its callback owed.
+The row is written in the same transaction as the event that causes it, so a committed
+response always has its callback owed, and it is published once that transaction commits.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from approvals.errors import NotFound, Unprocessable
@@ -25,12 +25,17 @@ def create_delivery(
     client_id: str,
     url: str,
     payload: dict[str, Any],
-    subscription_id: str | None = None,
+    owner: tuple[str, str] | None = None,
 ) -> Delivery:
-    """Owe ``payload`` to ``url``; the ``webhook-id`` is fixed now and kept on every retry."""
+    """Owe ``payload`` to ``url`` on behalf of ``owner`` (kind, id), dropped if it closes first.
+
+    The ``webhook-id`` is fixed now and kept on every retry.
+    """
+    owner_kind, owner_id = owner or (None, None)
     delivery = Delivery(
         client_id=client_id,
-        subscription_id=subscription_id,
+        owner_kind=owner_kind,
+        owner_id=owner_id,
         url=url,
         payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
         webhook_id=f"msg_{uuid.uuid4().hex}",
@@ -72,3 +77,29 @@ def retry_delivery(session: Session, client_id: str, delivery_id: str) -> Delive
     session.refresh(delivery)
     after_commit(session, Job.DELIVER_CALLBACK, delivery.id)
     return delivery
+
+
+def deliveries_of(session: Session, owner: tuple[str, str]) -> list[Delivery]:
+    """What ``owner`` (kind, id) has owed, oldest first."""
+    kind, owner_id = owner
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.owner_kind == kind, Delivery.owner_id == owner_id)
+            .order_by(Delivery.created_at)
+        )
+    )
+
+
+def drop_owed(session: Session, owner: tuple[str, str]) -> None:
+    """Drop what ``owner`` still owes and no worker holds: it closed (DESIGN 5)."""
+    kind, owner_id = owner
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.owner_kind == kind,
+            Delivery.owner_id == owner_id,
+            Delivery.status == DeliveryStatus.DUE,
+        )
+        .values(status=DeliveryStatus.DROPPED, finished_at=utcnow(), next_attempt_at=None)
+    )
