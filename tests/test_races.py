@@ -62,7 +62,7 @@ def rows(stack: Stack, subscription_id: str) -> tuple[int, int]:
         deliveries = session.scalar(
             select(func.count())
             .select_from(Delivery)
-            .where(Delivery.subscription_id == subscription_id)
+            .where(Delivery.owner_kind == "approval", Delivery.owner_id == subscription_id)
         )
     return responses or 0, deliveries or 0
 

@@ -16,6 +16,8 @@ from approvals.config import load_settings
 # How long `approvals run` gives its processes to finish their work after Ctrl-C.
 STOP_GRACE_SECONDS = 20
 RESTART_DELAY_SECONDS = 1.0
+# How often the supervisor looks for a child that exited.
+SUPERVISE_SECONDS = 0.2
 
 
 @click.command()
@@ -95,7 +97,7 @@ def run(host: str, port: int | None) -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     while not stopping:
-        time.sleep(0.2)
+        time.sleep(SUPERVISE_SECONDS)
         for index, child in enumerate(children):
             if child.poll() is not None and not stopping:
                 # Like a process supervisor: a crashed process (say, a worker that lost its

@@ -28,6 +28,12 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return app
 
 
+# A web process finishing its requests after SIGTERM (well within the CLI's 20 s stop grace),
+# and one answering nothing for this long is stuck: gunicorn replaces it.
+GRACEFUL_STOP_SECONDS = 15
+STUCK_WORKER_SECONDS = 60
+
+
 def serve(host: str, port: int, *, workers: int, threads: int) -> None:
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     _Server(
@@ -37,8 +43,8 @@ def serve(host: str, port: int, *, workers: int, threads: int) -> None:
             "threads": threads,
             "worker_class": "gthread",
             "accesslog": "-",
-            "graceful_timeout": 20,
-            "timeout": 60,
+            "graceful_timeout": GRACEFUL_STOP_SECONDS,
+            "timeout": STUCK_WORKER_SECONDS,
             # gunicorn's control socket lives at one fixed path per user; several servers on one
             # machine (tests, benchmarks, a second instance) would fight over it.
             "control_socket_disable": True,

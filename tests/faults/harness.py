@@ -538,7 +538,7 @@ class FaultRun:
             deliveries = session.execute(
                 select(
                     Delivery.id,
-                    Delivery.subscription_id,
+                    Delivery.owner_id,
                     Delivery.webhook_id,
                     Delivery.status,
                     Delivery.attempt_count,
@@ -587,7 +587,7 @@ class FaultRun:
         mails = self.mail_counts()
         by_address = {r.address: r for r in rows["recipients"]}
         responses = {r.subscription_id: r for r in rows["responses"]}
-        deliveries = {d.subscription_id: d for d in rows["deliveries"]}
+        deliveries = {d.owner_id: d for d in rows["deliveries"]}
         status = {s.id: s.status for s in rows["subscriptions"]}
 
         # Callbacks as the receiver saw them, answered 2xx, grouped by webhook-id.
