@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from limits import parse as parse_rate
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 PREFIX = "APPROVALS_"
@@ -33,6 +33,11 @@ DEFAULT_WEBHOOK_CONNECT_TIMEOUT = 5.0
 DEFAULT_WEBHOOK_TIMEOUT = 15.0
 DEFAULT_SMTP_TIMEOUT = 30.0
 DEFAULT_CLAIM_TIMEOUT = 120.0
+DEFAULT_GRAPH_AUTHORITY_URL = "https://login.microsoftonline.com"
+DEFAULT_GRAPH_API_URL = "https://graph.microsoft.com/v1.0"
+DEFAULT_GRAPH_TIMEOUT = 30.0
+# Graph's MailboxConcurrency limit: at most this many requests in flight per mailbox.
+DEFAULT_GRAPH_MAILBOX_CONCURRENCY = 4
 
 Seconds = Annotated[float, Field(gt=0)]
 Schedule = Annotated[tuple[float, ...], NoDecode]
@@ -79,7 +84,7 @@ class Settings(BaseSettings):
     secret_key_fallbacks: Annotated[tuple[str, ...], NoDecode] = Field((), repr=False)
     base_url: str = ""
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
-    mail_backend: Literal["outbox", "smtp"] = "outbox"
+    mail_backend: Literal["outbox", "smtp", "graph"] = "outbox"
     mail_from: str = "approvals <approvals@localhost>"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(25, ge=1, le=65535)
@@ -103,6 +108,16 @@ class Settings(BaseSettings):
     page_rate_limit: str = "60/minute"
     auth_failure_rate_limit: str = "30/minute"
     rate_limit_storage_url: str = ""
+    graph_tenant_id: str = ""
+    graph_client_id: str = ""
+    graph_client_secret: str = Field("", repr=False)
+    graph_certificate_path: Path | None = None
+    graph_mailbox: str = ""
+    graph_authority_url: str = DEFAULT_GRAPH_AUTHORITY_URL
+    graph_api_url: str = DEFAULT_GRAPH_API_URL
+    graph_ca_bundle: Path | None = None
+    graph_timeout: Seconds = DEFAULT_GRAPH_TIMEOUT
+    graph_mailbox_concurrency: int = Field(DEFAULT_GRAPH_MAILBOX_CONCURRENCY, ge=1)
 
     @field_validator("secret_key_fallbacks", mode="before")
     @classmethod
@@ -155,6 +170,55 @@ class Settings(BaseSettings):
             raise ValueError("must be redis://, rediss:// or memory://")
         return value
 
+    @field_validator("graph_authority_url", "graph_api_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("must be an https:// URL (msal and Graph speak only TLS)")
+        return value.rstrip("/")
+
+    @field_validator("graph_certificate_path", "graph_ca_bundle")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _graph_complete(self) -> Settings:
+        """Graph configured in part fails at start, not at the first request."""
+        wanted = self.mail_backend == "graph" or any(
+            (
+                self.graph_tenant_id,
+                self.graph_client_id,
+                self.graph_client_secret,
+                self.graph_certificate_path,
+                self.graph_mailbox,
+            )
+        )
+        if not wanted:
+            return self
+        missing = [
+            PREFIX + name.upper()
+            for name in ("graph_tenant_id", "graph_client_id")
+            if not getattr(self, name)
+        ]
+        if not self.graph_client_secret and self.graph_certificate_path is None:
+            missing.append(f"{PREFIX}GRAPH_CLIENT_SECRET or {PREFIX}GRAPH_CERTIFICATE_PATH")
+        if self.mail_backend == "graph" and not self.graph_mailbox:
+            missing.append(f"{PREFIX}GRAPH_MAILBOX (APPROVALS_MAIL_BACKEND=graph sends from it)")
+        if missing:
+            raise ValueError("Microsoft Graph is configured in part; missing " + ", ".join(missing))
+        if self.graph_client_secret and self.graph_certificate_path is not None:
+            raise ValueError(
+                f"give {PREFIX}GRAPH_CLIENT_SECRET or {PREFIX}GRAPH_CERTIFICATE_PATH, not both"
+            )
+        return self
+
+    @property
+    def graph_configured(self) -> bool:
+        return bool(self.graph_tenant_id)
+
     @property
     def is_sqlite_broker(self) -> bool:
         return self.broker_url.startswith("sqla+sqlite")
@@ -195,10 +259,14 @@ def _load_secret_key(instance_path: Path) -> str:
 def _explain(error: ValidationError) -> ConfigurationError:
     lines = []
     for problem in error.errors(include_url=False):
-        name = PREFIX + str(problem["loc"][0]).upper() if problem["loc"] else "APPROVALS_*"
-        secret = any(word in name for word in ("PASSWORD", "KEY"))
+        message = problem["msg"].removeprefix("Value error, ")
+        if not problem["loc"]:  # a rule across variables: its message names them
+            lines.append(message)
+            continue
+        name = PREFIX + str(problem["loc"][0]).upper()
+        secret = any(word in name for word in ("PASSWORD", "KEY", "SECRET"))
         given = "" if secret else f" (given {problem.get('input')!r})"
-        lines.append(f"{name}: {problem['msg']}{given}")
+        lines.append(f"{name}: {message}{given}")
     return ConfigurationError("invalid configuration:\n  " + "\n  ".join(lines))
 
 

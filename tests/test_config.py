@@ -84,3 +84,47 @@ def test_the_command_stops_at_start_naming_the_variable(tmp_path: Path) -> None:
     assert "APPROVALS_SMTP_PORT" in result.stderr
     assert "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({"APPROVALS_MAIL_BACKEND": "graph"}, "APPROVALS_GRAPH_TENANT_ID"),
+        ({"APPROVALS_GRAPH_TENANT_ID": "t", "APPROVALS_GRAPH_CLIENT_ID": "c"}, "CLIENT_SECRET"),
+        (
+            {
+                "APPROVALS_MAIL_BACKEND": "graph",
+                "APPROVALS_GRAPH_TENANT_ID": "t",
+                "APPROVALS_GRAPH_CLIENT_ID": "c",
+                "APPROVALS_GRAPH_CLIENT_SECRET": "hunter2",
+            },
+            "APPROVALS_GRAPH_MAILBOX",
+        ),
+        ({"APPROVALS_GRAPH_CLIENT_SECRET": "hunter2"}, "APPROVALS_GRAPH_CLIENT_ID"),
+        ({"APPROVALS_GRAPH_API_URL": "http://graph.example"}, "APPROVALS_GRAPH_API_URL"),
+        ({"APPROVALS_GRAPH_CA_BUNDLE": "/nonexistent.pem"}, "APPROVALS_GRAPH_CA_BUNDLE"),
+    ],
+)
+def test_graph_configured_in_part_fails_at_start_naming_what_is_missing(
+    tmp_path: Path, given: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=missing) as raised:
+        load_settings({"APPROVALS_INSTANCE_PATH": str(tmp_path), **given})
+    assert "hunter2" not in str(raised.value)
+
+
+def test_graph_fully_configured_loads(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "APPROVALS_INSTANCE_PATH": str(tmp_path),
+            "APPROVALS_MAIL_BACKEND": "graph",
+            "APPROVALS_GRAPH_TENANT_ID": "contoso",
+            "APPROVALS_GRAPH_CLIENT_ID": "app",
+            "APPROVALS_GRAPH_CLIENT_SECRET": "123456",
+            "APPROVALS_GRAPH_MAILBOX": "approvals@contoso.example",
+            "APPROVALS_GRAPH_API_URL": "https://graph.example/v1.0/",
+        }
+    )
+    assert settings.graph_client_secret == "123456"
+    assert settings.graph_api_url == "https://graph.example/v1.0"
+    assert settings.graph_authority_url == "https://login.microsoftonline.com"

@@ -1,4 +1,5 @@
-"""Mail backends behind one interface: ``outbox`` (kept in the database) and ``smtp``.
+"""Mail backends behind one interface: ``outbox`` (kept in the database), ``smtp`` and
+``graph`` (:mod:`worker.mail.graph`).
 
 Each raises one of :class:`approvals.errors.MailError`'s kinds.
 """
@@ -209,4 +210,8 @@ def backend_for(settings: Settings, db: Database) -> MailBackend:
         return OutboxBackend(db)
     if settings.mail_backend == "smtp":
         return SmtpBackend(settings)
+    if settings.mail_backend == "graph":
+        from worker.mail.graph import GraphBackend  # msal and its requests only when used
+
+        return GraphBackend(settings)
     raise ValueError(f"APPROVALS_MAIL_BACKEND={settings.mail_backend!r} is not one of outbox, smtp")
