@@ -18,15 +18,27 @@ def keys() -> None:
 @keys.command("create")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="print {id, name, key, webhook_secret}")
-def keys_create(name: str, as_json: bool) -> None:
+@click.option(
+    "--mailbox",
+    "mailboxes",
+    multiple=True,
+    help="a Microsoft 365 mailbox the key may act on (repeat; the first is its default)",
+)
+def keys_create(name: str, as_json: bool, mailboxes: tuple[str, ...]) -> None:
     """Create a client; its key and webhook secret are shown this once."""
     from approvals.clients import create_client
+    from approvals.errors import RequestError
+    from approvals.mailboxes import set_mailboxes
     from approvals.runtime import Runtime
 
     runtime = Runtime.from_settings(load_settings())
     upgrade(runtime.db)
-    with runtime.db.session() as session:
-        created = create_client(session, name, runtime.box)
+    try:
+        with runtime.db.session() as session:
+            created = create_client(session, name, runtime.box)
+            bound = set_mailboxes(session, created.id, mailboxes)
+    except RequestError as exc:
+        raise click.ClickException(exc.message) from None
     if as_json:
         click.echo(
             json.dumps(
@@ -35,12 +47,15 @@ def keys_create(name: str, as_json: bool) -> None:
                     "name": created.name,
                     "key": created.key,
                     "webhook_secret": created.webhook_secret,
+                    "mailboxes": bound,
                 }
             )
         )
         return
     click.echo(f"id:             {created.id}\nname:           {created.name}")
     click.echo(f"api key:        {created.key}\nwebhook secret: {created.webhook_secret}")
+    if bound:
+        click.echo(f"mailboxes:      {', '.join(bound)}")
     click.echo("Keep both now: the key is stored hashed and cannot be shown again.")
 
 
@@ -93,3 +108,28 @@ def keys_rotate_secret(client_id: str, overlap_hours: float) -> None:
         raise click.ClickException(exc.message) from None
     click.echo(f"new webhook secret: {fresh}")
     click.echo(f"the old secret also signs for {overlap_hours:g} more hours")
+
+
+@keys.command("mailboxes")
+@click.argument("client_id")
+@click.argument("addresses", nargs=-1)
+@click.option("--clear", is_flag=True, help="bind the key to no mailbox")
+def keys_mailboxes(client_id: str, addresses: tuple[str, ...], clear: bool) -> None:
+    """Show a client's mailboxes, or bind it to ADDRESSES (the first its default)."""
+    from approvals.errors import RequestError
+    from approvals.mailboxes import mailboxes_of, set_mailboxes
+    from approvals.store.models import ApiClient
+
+    db = database()
+    upgrade(db)
+    try:
+        with db.session() as session:
+            if addresses or clear:
+                bound = set_mailboxes(session, client_id, addresses)
+            elif session.get(ApiClient, client_id) is None:
+                raise click.ClickException(f"no client {client_id}")
+            else:
+                bound = mailboxes_of(session, client_id)
+    except RequestError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo("\n".join(bound) if bound else f"{client_id} is bound to no mailbox")

@@ -66,6 +66,16 @@ class ApiClient(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class ClientMailbox(Base):
+    """A Microsoft 365 mailbox an API client may act on; position 0 is the client's default."""
+
+    __tablename__ = "client_mailboxes"
+
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower case
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Subscription(Base):
     __tablename__ = "subscriptions"
     __table_args__ = (Index("ix_subscriptions_status_expires", "status", "expires_at"),)

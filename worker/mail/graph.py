@@ -95,7 +95,7 @@ def mail_error(error: GraphError) -> Exception:
 
 
 class GraphBackend:
-    """Sends through ``POST /users/{mailbox}/sendMail`` from ``APPROVALS_GRAPH_MAILBOX``."""
+    """Sends through ``POST /users/{mailbox}/sendMail`` from the message's sender mailbox."""
 
     def __init__(self, settings: Settings, client: GraphClient | None = None) -> None:
         self.settings = settings
@@ -106,7 +106,9 @@ class GraphBackend:
         return self._client or graph_client(self.settings)
 
     def send(self, message: Message, *, recipient_id: str | None = None) -> None:
-        mailbox = self.settings.graph_mailbox
+        """From the mailbox in the message's From (the client's), else ``GRAPH_MAILBOX``."""
+        senders = getaddresses([_text(message["From"] or "")])
+        mailbox = senders[0][1] if senders and senders[0][1] else self.settings.graph_mailbox
         resource, large = graph_message(message)
         try:
             if not large:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select, update
 
 from approvals.errors import MailError, OurSideMailError, PermanentMailError
+from approvals.mailboxes import default_mailboxes
 from approvals.runtime import Runtime
 from approvals.store.claims import MAIL, expected_message_at
 from approvals.store.models import Recipient, Response, Subscription, utcnow
@@ -46,12 +47,16 @@ def compose(
     message: dict[str, Any],
     recipient_id: str,
     address: str,
+    sender: str | None = None,
 ) -> MailContent:
-    """The email for one recipient, from the message as stored (validated at intake)."""
+    """The email for one recipient, from the message as stored (validated at intake).
+
+    ``sender``: the mailbox it goes out from (Graph); else ``APPROVALS_MAIL_FROM``.
+    """
     urls = option_urls(runtime, subscription_id, recipient_id, len(options))
     return MailContent(
         to=address,
-        sender=runtime.settings.mail_from,
+        sender=sender or runtime.settings.mail_from,
         subject=message["Subject"],
         importance=message.get("Importance") or "Normal",
         header_text=message.get("HeaderText"),
@@ -110,10 +115,15 @@ def send_batch(
             row.id: row
             for row in conn.execute(
                 select(
-                    Subscription.id, Subscription.status, Subscription.options, Subscription.message
+                    Subscription.id,
+                    Subscription.client_id,
+                    Subscription.status,
+                    Subscription.options,
+                    Subscription.message,
                 ).where(Subscription.id.in_({c.subscription_id for c in claimed}))
             )
         }
+        senders = _senders(runtime, conn, {row.client_id for row in subscriptions.values()})
         to_send = []
         for claim in claimed:
             subscription = subscriptions[claim.subscription_id]
@@ -122,14 +132,25 @@ def send_batch(
             else:
                 outcomes[claim.id] = _not_needed(conn, claim.id, subscription.status)
     with SEND_GATE.turn():
-        _send_claimed(runtime, backend, to_send, claimed_at, outcomes)
+        _send_claimed(runtime, backend, to_send, senders, claimed_at, outcomes)
     return outcomes
+
+
+def _senders(runtime: Runtime, conn: Connection, client_ids: set[str]) -> dict[str, str]:
+    """Graph sends from each client's default mailbox, or ``APPROVALS_GRAPH_MAILBOX`` for a
+    client with none; the other backends from ``APPROVALS_MAIL_FROM`` (an empty map)."""
+    if runtime.settings.mail_backend != "graph":
+        return {}
+    own = default_mailboxes(conn, client_ids)
+    fallback = runtime.settings.graph_mailbox
+    return {client_id: own.get(client_id, fallback) for client_id in client_ids}
 
 
 def _send_claimed(
     runtime: Runtime,
     backend: MailBackend,
     to_send: list[tuple[Row[Any], Row[Any]]],
+    senders: dict[str, str],
     claimed_at: float,
     outcomes: dict[str, SendOutcome],
 ) -> None:
@@ -152,6 +173,7 @@ def _send_claimed(
                     subscription.message,
                     claim.id,
                     claim.address,
+                    senders.get(subscription.client_id),
                 )
             )
         except ValueError as exc:  # this recipient's mail cannot be written; the rest can
