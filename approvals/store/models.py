@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -19,7 +21,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from approvals.store.status import DeliveryStatus, EmailStatus, SubscriptionStatus
+from approvals.store.status import (
+    DeliveryStatus,
+    EmailStatus,
+    OperationStatus,
+    SubscriptionStatus,
+)
 
 
 def utcnow() -> datetime:
@@ -198,3 +205,41 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Operation(Base):
+    """One connector operation (read, send, delete, ...) a worker runs against Graph.
+
+    The route waits briefly for it, then hands out ``/operations/{id}``; the answer (status,
+    body, content type) is kept until ``expires_at``. ``repeatable``: a worker that died while
+    running it may be replaced by another; a send or reply is not repeatable (its outcome is
+    unknown then, and it fails with ``outcome_unknown`` rather than going out twice).
+    """
+
+    __tablename__ = "operations"
+    __table_args__ = (
+        UniqueConstraint("client_id", "idempotency_key"),
+        Index("ix_operations_status_due", "status", "due_at"),
+        Index("ix_operations_expires", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"))
+    name: Mapped[str] = mapped_column(String(64))  # the connector's operationId
+    mailbox: Mapped[str] = mapped_column(String(320))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    repeatable: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(20), default=OperationStatus.DUE)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    result_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    result_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    result_body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)

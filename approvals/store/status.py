@@ -35,5 +35,14 @@ class DeliveryStatus(StrEnum):
     DROPPED = "dropped"  # its owner was cancelled or expired first
 
 
+class OperationStatus(StrEnum):
+    """A connector operation run against Graph: due -> running -> succeeded | failed."""
+
+    DUE = "due"
+    RUNNING = "running"  # claimed by a worker
+    SUCCEEDED = "succeeded"  # Graph did it; the answer is kept until the result expires
+    FAILED = "failed"  # Graph refused, or (outcome_unknown) a worker died mid-send
+
+
 CLOSED_SUBSCRIPTION = (SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED)
 RETRYABLE_DELIVERY = (DeliveryStatus.FAILED, DeliveryStatus.STOPPED)
