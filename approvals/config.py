@@ -33,6 +33,9 @@ DEFAULT_WEBHOOK_CONNECT_TIMEOUT = 5.0
 DEFAULT_WEBHOOK_TIMEOUT = 15.0
 DEFAULT_SMTP_TIMEOUT = 30.0
 DEFAULT_CLAIM_TIMEOUT = 120.0
+# Logic Apps gives a synchronous call 120 s; answer well before, with 202 and a Location.
+DEFAULT_OPERATION_WAIT = 30.0
+DEFAULT_OPERATION_RESULT_TTL = 24 * 3600.0
 DEFAULT_GRAPH_AUTHORITY_URL = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_API_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_GRAPH_TIMEOUT = 30.0
@@ -108,6 +111,8 @@ class Settings(BaseSettings):
     page_rate_limit: str = "60/minute"
     auth_failure_rate_limit: str = "30/minute"
     rate_limit_storage_url: str = ""
+    operation_wait: Annotated[float, Field(ge=0)] = DEFAULT_OPERATION_WAIT
+    operation_result_ttl: Seconds = DEFAULT_OPERATION_RESULT_TTL
     graph_tenant_id: str = ""
     graph_client_id: str = ""
     graph_client_secret: str = Field("", repr=False)

@@ -9,6 +9,7 @@ ApprovalsError
 │   ├── PayloadTooLarge (413)       body over APPROVALS_MAX_REQUEST_BYTES
 │   ├── Unprocessable (422)         well-formed but unacceptable: option rules, idempotency reuse
 │   ├── TooManyRequests (429)       over a rate limit; says when to retry
+│   ├── NotConfigured (501)         Microsoft 365 operations without APPROVALS_GRAPH_*
 │   └── ServiceUnavailable (503)    the database dropped the connection; nothing was kept
 ├── InvalidToken                    a link or confirmation nonce we did not sign (a 4xx page)
 ├── CredentialDecryptError          a stored secret that none of our keys decrypts
@@ -76,6 +77,11 @@ class PayloadTooLarge(RequestError):
 class Unprocessable(RequestError):
     status = 422
     code = "unprocessable"
+
+
+class NotConfigured(RequestError):
+    status = 501
+    code = "graph_not_configured"
 
 
 class _RetryLater(RequestError):

@@ -37,6 +37,7 @@ def _served(app: Flask) -> set[tuple[str, str]]:
         path = (
             re.sub(r"<int\([^)]*\):", "{", rule.rule)
             .replace("<int:", "{")
+            .replace("<path:", "{")
             .replace("<", "{")
             .replace(">", "}")
         )
@@ -68,7 +69,32 @@ def test_routes_that_mirror_the_connector_use_its_path_and_operation_id(document
             if method in theirs:
                 assert operation["operationId"] == theirs[method]["operationId"], (method, path)
                 mirrored += 1
-    assert mirrored >= 4  # SendApprovalMail, SendMailWithOptions and their two deletes
+    assert mirrored >= 7  # SendApprovalMail, SendMailWithOptions, their deletes, mail operations
+
+
+def test_mirrored_operations_take_the_connectors_parameters_with_its_defaults(
+    document: dict,
+) -> None:
+    connector = json.loads(CONNECTOR.read_text())["paths"]
+    checked = 0
+    for path, item in document["paths"].items():
+        theirs = connector.get("/{connectionId}" + path, {})
+        for method, operation in item.items():
+            if method not in theirs:
+                continue
+            ours = {p["name"]: p for p in operation.get("parameters", [])}
+            for param in theirs[method].get("parameters", []):
+                if param.get("in") not in ("query", "path") or param["name"] == "connectionId":
+                    continue
+                assert param["name"] in ours, (method, path, param["name"])
+                mine = ours[param["name"]]
+                assert mine["in"] == param["in"], (method, path, param["name"])
+                if "default" in param:
+                    assert mine["schema"].get("default") == param["default"], (path, param["name"])
+                if param.get("x-ms-url-encoding") == "double":
+                    assert mine.get("x-ms-url-encoding") == "double", (path, param["name"])
+                checked += 1
+    assert checked >= 17
 
 
 def test_request_and_answer_models_are_in_the_document(document: dict) -> None:

@@ -17,7 +17,8 @@ from approvals.store.jobs import Job
 SQLITE_BROKER_POLL_SECONDS = 0.2
 CALLBACK_QUEUE = "callbacks"
 MAIL_QUEUE = "mail"
-ALL_QUEUES = ("callbacks", "mail", "approvals")
+GRAPH_QUEUE = "graph"
+ALL_QUEUES = ("callbacks", "mail", "graph", "approvals")
 # Mail and callback tasks take a list of row ids, at most this many: a batch is claimed, sent
 # and recorded in a few statements, yet small enough to spread over the worker's threads.
 BATCH_SIZE = 20
@@ -46,6 +47,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_routes": {
             Job.DELIVER_CALLBACK: {"queue": CALLBACK_QUEUE},
             Job.SEND_MAIL: {"queue": MAIL_QUEUE},
+            Job.RUN_OPERATION: {"queue": GRAPH_QUEUE},
         },
         "beat_schedule": {
             "sweep": {"task": Job.SWEEP, "schedule": timedelta(seconds=settings.sweep_interval)},

@@ -11,12 +11,13 @@ from celery import Task, shared_task
 
 from approvals.approval.subscriptions import expire_due
 from approvals.runtime import Runtime
-from approvals.store.claims import DELIVERIES, MAIL, MAX_COUNTDOWN_SECONDS
+from approvals.store.claims import DELIVERIES, MAIL, MAX_COUNTDOWN_SECONDS, OPERATIONS
 from approvals.store.jobs import Job
 from approvals.store.models import utcnow
 from worker.celery_app import batches
 from worker.mail.backends import MailBackend, backend_for
 from worker.mail.sending import send_batch
+from worker.operations.runner import fail_unknown_outcomes, forget_expired, run_batch
 from worker.runtime import current_runtime
 from worker.webhooks.delivery import deliver_batch
 
@@ -81,6 +82,12 @@ def deliver_callback(self: Task, delivery_ids: str | list[str]) -> dict[str, int
     return _tally(settled)
 
 
+@shared_task(bind=True, acks_late=True, name=Job.RUN_OPERATION)
+def run_operations(self: Task, operation_ids: str | list[str]) -> dict[str, int]:
+    """Run connector operations against Graph, one after another on this thread."""
+    return dict(Counter(run_batch(current_runtime(), _ids(operation_ids)).values()))
+
+
 @shared_task(bind=True, acks_late=True, name=Job.SWEEP)
 def sweep(self: Task) -> dict[str, int]:
     """Expire what is past due and enqueue every owed row whose broker message went missing."""
@@ -96,16 +103,26 @@ def sweep(self: Task) -> dict[str, int]:
         recipient_ids = MAIL.take_for_enqueue(
             conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
         )
+        operation_ids = OPERATIONS.take_for_enqueue(
+            conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
+        )
+    unknown = fail_unknown_outcomes(runtime)
+    forgotten = forget_expired(runtime)
     with self.app.producer_or_acquire() as producer:
         for batch in batches(delivery_ids):
             deliver_callback.apply_async((batch,), producer=producer)
         for batch in batches(recipient_ids):
             send_recipient_mail.apply_async((batch,), producer=producer)
-    if expired or recipient_ids or delivery_ids:
-        log.info(
-            "sweep: expired %d, mail %d, callbacks %d",
-            expired,
-            len(recipient_ids),
-            len(delivery_ids),
-        )
-    return {"expired": expired, "mail": len(recipient_ids), "callbacks": len(delivery_ids)}
+        for operation_id in operation_ids:
+            run_operations.apply_async(([operation_id],), producer=producer)
+    counts = {
+        "expired": expired,
+        "mail": len(recipient_ids),
+        "callbacks": len(delivery_ids),
+        "operations": len(operation_ids),
+        "outcome_unknown": unknown,
+        "results_forgotten": forgotten,
+    }
+    if any(counts.values()):
+        log.info("sweep: %s", ", ".join(f"{name} {n}" for name, n in counts.items()))
+    return counts

@@ -34,9 +34,11 @@ def web(host: str, port: int | None, workers: int, threads: int) -> None:
 
 @click.command()
 @click.option("--concurrency", default=None, type=int, help="default: APPROVALS_WORKER_CONCURRENCY")
-@click.option("--queues", default=None, help="comma-separated; default callbacks,mail,approvals")
+@click.option(
+    "--queues", default=None, help="comma-separated; default callbacks,mail,graph,approvals"
+)
 def worker(concurrency: int | None, queues: str | None) -> None:
-    """Run a Celery worker (mail and callbacks)."""
+    """Run a Celery worker (mail, callbacks and Graph operations)."""
     from worker.celery_app import ALL_QUEUES
     from worker.entry import celery_app
 

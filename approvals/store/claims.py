@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select, update
 
-from approvals.store.models import Delivery, Recipient
-from approvals.store.status import DeliveryStatus, EmailStatus
+from approvals.store.models import Delivery, Operation, Recipient
+from approvals.store.status import DeliveryStatus, EmailStatus, OperationStatus
 
 # Retries sooner than this ride on a broker countdown; later ones wait for the sweeper.
 MAX_COUNTDOWN_SECONDS = 120.0
@@ -46,19 +46,27 @@ class OwedRows:
     attempts: Any
     due_at: Any
     enqueued_at: Any
-    retake_lapsed: bool = True  # a claim older than the timeout is owed again
+    # Whether a claim older than the timeout is owed again: always, never, or for the rows a
+    # condition picks (operations: the repeatable ones).
+    retake_lapsed: bool | ColumnElement[bool] = True
 
     def owed_now(self, now: datetime, claim_timeout: float) -> ColumnElement[bool]:
         """Due and past their time, or (``retake_lapsed``) claimed by a worker that has not
         finished in time."""
         due = and_(self.status == DUE, self.due_at <= now)
-        if not self.retake_lapsed:
+        if self.retake_lapsed is False:
             return due
-        lapsed = and_(
+        lapsed = self.lapsed(now, claim_timeout)
+        if self.retake_lapsed is not True:
+            lapsed = and_(lapsed, self.retake_lapsed)
+        return or_(due, lapsed)
+
+    def lapsed(self, now: datetime, claim_timeout: float) -> ColumnElement[bool]:
+        """Claimed by a worker that has not finished within the claim timeout."""
+        return and_(
             self.status == self.working,
             self.claimed_at < now - timedelta(seconds=claim_timeout),
         )
-        return or_(due, lapsed)
 
     def claim(
         self,
@@ -146,4 +154,14 @@ DELIVERIES = OwedRows(
     Delivery.attempt_count,
     Delivery.next_attempt_at,
     Delivery.enqueued_at,
+)
+OPERATIONS = OwedRows(
+    Operation,
+    Operation.status,
+    OperationStatus.RUNNING,
+    Operation.claimed_at,
+    Operation.attempts,
+    Operation.due_at,
+    Operation.enqueued_at,
+    retake_lapsed=Operation.repeatable.is_(True),
 )

@@ -24,6 +24,7 @@ class Job(StrEnum):
     SEND_MAIL = "worker.tasks.send_recipient_mail"
     DELIVER_CALLBACK = "worker.tasks.deliver_callback"
     SWEEP = "worker.tasks.sweep"
+    RUN_OPERATION = "worker.tasks.run_operations"
 
 
 class Publisher(Protocol):

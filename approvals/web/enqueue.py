@@ -25,9 +25,10 @@ from worker.celery_app import batches
 
 log = logging.getLogger(__name__)
 
-# Callbacks go out before mail: a person who just confirmed should not wait behind the mail of
+# Callbacks and operations go out before mail (someone waits for each): a person who just
+# confirmed should not wait behind the mail of
 # thousands of new subscriptions still waiting to be published.
-URGENT = frozenset({Job.DELIVER_CALLBACK})
+URGENT = frozenset({Job.DELIVER_CALLBACK, Job.RUN_OPERATION})
 URGENT_PRIORITY = 0
 # The most ids one pass of the publisher takes off the queue.
 MAX_PASS = 500

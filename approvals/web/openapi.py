@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import approvals
+from approvals.operations.mail_models import OperationPending
 from approvals.web.answers import ErrorBody
 
 if TYPE_CHECKING:
@@ -22,11 +23,15 @@ if TYPE_CHECKING:
 ERROR_DESCRIPTIONS = {
     400: "Malformed request",
     401: "No valid API key",
+    403: "Not allowed for this key (mailbox_not_allowed: a mailbox it is not bound to)",
     404: "Not found (or another client's)",
     409: "Already answered",
     410: "Withdrawn or expired",
     413: "Body too large",
     422: "Unprocessable request",
+    501: "No Microsoft 365 tenant is configured (APPROVALS_GRAPH_*)",
+    502: "Microsoft Graph failed (its code and message are in the error)",
+    504: "Microsoft Graph did not answer in time",
     429: "Too many requests (see Retry-After)",
     503: "Database unavailable for a moment; nothing was kept (see Retry-After)",
 }
@@ -57,6 +62,11 @@ def _operation(route: Route) -> dict[str, Any]:
     else:
         success = {"application/json": {"schema": {"type": "object"}}}
     responses: dict[str, Any] = {str(route.status): {"description": "OK", "content": success}}
+    if route.deferrable:
+        responses["202"] = {
+            "description": "Still running: poll Location (/operations/{id}) after Retry-After",
+            "content": {"application/json": {"schema": _ref(OperationPending)}},
+        }
     for status in sorted({*route.errors, *ALWAYS[route.access]}):
         responses[str(status)] = _error(route, status)
     operation: dict[str, Any] = {
@@ -70,6 +80,7 @@ def _operation(route: Route) -> dict[str, Any]:
                 "required": p.required or p.where == "path",
                 "schema": p.schema,
                 **({"description": p.description} if p.description else {}),
+                **({"x-ms-url-encoding": "double"} if p.encoding == "double" else {}),
             }
             for p in route.params
         ],
@@ -110,7 +121,7 @@ def build_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of every route the service serves."""
     from approvals.web.routes import ROUTES
 
-    models = {ErrorBody}
+    models = {ErrorBody, OperationPending}
     for route in ROUTES:
         models.update(m for m in (route.body, route.answer) if m is not None)
     _, schemas = models_json_schema(

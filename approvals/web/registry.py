@@ -22,11 +22,15 @@ MAX_ID = 2**31 - 1
 def flask_rule(route: Route) -> str:
     """``/deliveries/{id}`` as Flask writes it, with a converter for integer parameters."""
     kinds = {p.name: p.schema.get("type") for p in route.params if p.where == "path"}
+    graph_ids = {p.name for p in route.params if p.where == "path" and p.encoding == "double"}
 
     def convert(match: re.Match[str]) -> str:
         name = match.group(1)
-        # Bounded: a larger id is simply not found (the database's integers stop there).
-        return f"<int(max={MAX_ID}):{name}>" if kinds.get(name) == "integer" else f"<{name}>"
+        if kinds.get(name) == "integer":
+            # Bounded: a larger id is simply not found (the database's integers stop there).
+            return f"<int(max={MAX_ID}):{name}>"
+        # A Graph id may hold "/", which arrives decoded when sent single-encoded.
+        return f"<path:{name}>" if name in graph_ids else f"<{name}>"
 
     return _PARAM.sub(convert, route.path)
 

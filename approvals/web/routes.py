@@ -19,8 +19,14 @@ from approvals.approval.schemas import (
     OptionsEmailSubscription,
     SubscriptionResponse,
 )
+from approvals.operations.mail_models import (
+    BatchResponseGraphClientReceiveMessage,
+    ClientSendHtmlMessage,
+    GraphClientReceiveMessage,
+    OperationPending,
+)
 from approvals.web import answers, openapi, pages
-from approvals.web.api import deliveries, outbox, subscriptions
+from approvals.web.api import deliveries, operations, outbox, subscriptions
 
 Access = Literal["api", "page", "public"]
 
@@ -34,6 +40,8 @@ class Param:
     schema: dict[str, Any]
     description: str = ""
     required: bool = True
+    # "double": the connector double-encodes it (a Graph id); single-encoded is taken too.
+    encoding: Literal["single", "double"] = "single"
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,11 @@ class Route:
     description: str = ""
     # Fixed values handed to the view (one view can serve several rows).
     view_args: dict[str, str] = field(default_factory=dict)
+    # Connector operations: the body's parameter name, and whether a worker that died while
+    # running it may run it again (a read or delete may; a send must not be sent twice).
+    body_name: str = "body"
+    repeatable: bool = True
+    deferrable: bool = False  # may answer 202 with Location: /operations/{id}
 
 
 SUBSCRIPTION_ID = Param(
@@ -130,6 +143,178 @@ def _subscription_routes(
     ]
 
 
+MAILBOX_ADDRESS = Param(
+    "mailboxAddress",
+    "query",
+    {"type": "string", "maxLength": 320},
+    "A mailbox this key is bound to (default: its first).",
+    required=False,
+)
+MESSAGE_ID = Param("messageId", "path", {"type": "string"}, "Id of the email.", encoding="double")
+INCLUDE_ATTACHMENTS = Param(
+    "includeAttachments",
+    "query",
+    {"type": "boolean", "default": False},
+    "If set to true, attachments content will also be retrieved along with the email.",
+    required=False,
+)
+PREFER = Param(
+    "Prefer",
+    "header",
+    {"type": "string"},
+    "respond-async: answer 202 with Location at once instead of waiting.",
+    required=False,
+)
+OPERATION_ERRORS = (403, 404, 501, 502, 504)
+
+
+def _operation(
+    method: str,
+    path: str,
+    operation_id: str,
+    summary: str,
+    *,
+    params: tuple[Param, ...] = (),
+    body: type[BaseModel] | None = None,
+    body_name: str = "body",
+    answer: type[BaseModel] | None = None,
+    repeatable: bool = True,
+    deprecated: bool = False,
+    description: str = "",
+    tag: str = "Mail",
+) -> Route:
+    """A connector operation run by the worker on Graph (one view serves them all)."""
+    writes = method != "GET"
+    return Route(
+        method,
+        path,
+        operation_id,
+        summary,
+        operations.run,
+        tag,
+        body=body,
+        body_name=body_name,
+        answer=answer,
+        params=(*params, PREFER, *((IDEMPOTENCY_KEY,) if writes else ())),
+        errors=OPERATION_ERRORS + ((413, 422) if body is not None else ()),
+        deprecated=deprecated,
+        description=description,
+        view_args={"operation": operation_id},
+        repeatable=repeatable,
+        deferrable=True,
+    )
+
+
+MAIL_ROUTES = [
+    _operation(
+        "GET",
+        "/v2/Mail/{messageId}",
+        "GetEmailV2",
+        "Get email (V2)",
+        params=(
+            MESSAGE_ID,
+            MAILBOX_ADDRESS,
+            INCLUDE_ATTACHMENTS,
+            Param(
+                "internetMessageId",
+                "query",
+                {"type": "string", "maxLength": 1000},
+                "Internet Message Id.",
+                required=False,
+            ),
+        ),
+        answer=GraphClientReceiveMessage,
+    ),
+    _operation(
+        "GET",
+        "/v3/Mail",
+        "GetEmailsV3",
+        "Get emails (V3)",
+        params=(
+            Param(
+                "folderPath",
+                "query",
+                {"type": "string", "default": "Inbox", "maxLength": 1000},
+                "Mail folder to retrieve emails from (default: 'Inbox').",
+                required=False,
+            ),
+            *(
+                Param(name, "query", {"type": "string", "maxLength": 4096}, text, required=False)
+                for name, text in (
+                    ("to", "Recipient addresses separated by semicolons (any may match)."),
+                    ("cc", "CC addresses separated by semicolons (any may match)."),
+                    ("toOrCc", "To or CC addresses separated by semicolons (any may match)."),
+                    ("from", "Sender addresses separated by semicolons (any may match)."),
+                )
+            ),
+            Param(
+                "importance",
+                "query",
+                {"type": "string", "enum": ["Any", "Low", "Normal", "High"], "default": "Any"},
+                "Importance of the email.",
+                required=False,
+            ),
+            Param(
+                "fetchOnlyWithAttachment",
+                "query",
+                {"type": "boolean", "default": False},
+                "Only emails with an attachment.",
+                required=False,
+            ),
+            Param(
+                "subjectFilter",
+                "query",
+                {"type": "string", "maxLength": 1000},
+                "String to look for in the subject line.",
+                required=False,
+            ),
+            Param(
+                "fetchOnlyUnread",
+                "query",
+                {"type": "boolean", "default": True},
+                "Retrieve only unread emails.",
+                required=False,
+            ),
+            Param(
+                "fetchOnlyFlagged",
+                "query",
+                {"type": "boolean", "default": False},
+                "Retrieve only flagged emails.",
+                required=False,
+            ),
+            MAILBOX_ADDRESS,
+            INCLUDE_ATTACHMENTS,
+            Param(
+                "searchQuery",
+                "query",
+                {"type": "string", "maxLength": 1000},
+                "Search query ($search) to filter emails.",
+                required=False,
+            ),
+            Param(
+                "top",
+                "query",
+                {"type": "integer", "default": 10, "minimum": 1, "maximum": 1000},
+                "Number of emails to retrieve (default: 10, max: 1000).",
+                required=False,
+            ),
+        ),
+        answer=BatchResponseGraphClientReceiveMessage,
+    ),
+    _operation(
+        "POST",
+        "/v2/Mail",
+        "SendEmailV2",
+        "Send an email (V2)",
+        body=ClientSendHtmlMessage,
+        body_name="emailMessage",
+        repeatable=False,
+        description="Sent once: a worker that stops mid-send reports outcome_unknown rather "
+        "than sending it again.",
+    ),
+]
+
+
 ROUTES: list[Route] = [
     *_subscription_routes(
         "approvalmail",
@@ -144,6 +329,20 @@ ROUTES: list[Route] = [
         OptionsEmailSubscription,
         "SendMailWithOptions",
         "OptionsMail",
+    ),
+    *MAIL_ROUTES,
+    Route(
+        "GET",
+        "/operations/{id}",
+        "GetOperation",
+        "The result of an operation that answered 202",
+        operations.show,
+        "Operations",
+        answer=OperationPending,
+        params=(Param("id", "path", {"type": "string"}, "Id from the 202's Location."),),
+        errors=(403, 404, 502, 504),
+        description="202 while it runs (poll again after Retry-After); then the operation's "
+        "own status and body. Results are kept for APPROVALS_OPERATION_RESULT_TTL seconds.",
     ),
     Route(
         "GET",
@@ -246,3 +445,10 @@ ROUTES: list[Route] = [
         access="public",
     ),
 ]
+
+_BY_ID = {route.operation_id: route for route in ROUTES}
+
+
+def route_named(operation_id: str) -> Route:
+    """The row of ``operation_id`` (a view serving several rows finds its own)."""
+    return _BY_ID[operation_id]

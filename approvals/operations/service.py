@@ -1,0 +1,134 @@
+"""Start a connector operation, find it again, and turn its row into an HTTP answer.
+
+A route validates its parameters, picks the mailbox (:mod:`approvals.mailboxes`) and calls
+:func:`start`: one row, published to the ``graph`` queue when the transaction commits. The
+route then waits a little (:mod:`approvals.operations.waiting`); an operation still running
+is answered 202 with ``Location: /operations/{id}`` (the asynchronous pattern Logic Apps
+follows). The answer a worker recorded is kept for ``APPROVALS_OPERATION_RESULT_TTL``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from approvals.errors import NotFound, Unprocessable
+from approvals.store.jobs import Job, after_commit
+from approvals.store.models import Operation, utcnow
+from approvals.store.status import OperationStatus
+
+# How soon a caller polling /operations/{id} should come back.
+POLL_AGAIN_SECONDS = 1
+FINISHED = (OperationStatus.SUCCEEDED, OperationStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the caller gets: status, body bytes, headers."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def start(
+    session: Session,
+    *,
+    client_id: str,
+    name: str,
+    mailbox: str,
+    params: dict[str, Any],
+    repeatable: bool,
+    keep: timedelta,
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
+) -> Operation:
+    """A new operation, run once the transaction commits; with an ``idempotency_key`` seen
+    before, the operation that key started (the same request only, else 422)."""
+    if idempotency_key is not None:
+        earlier = _by_key(session, client_id, idempotency_key)
+        if earlier is not None:
+            return _same_request(earlier, fingerprint)
+    now = utcnow()
+    operation = Operation(
+        client_id=client_id,
+        name=name,
+        mailbox=mailbox,
+        params=params,
+        repeatable=repeatable,
+        status=OperationStatus.DUE,
+        attempts=0,
+        due_at=now,
+        enqueued_at=now,
+        created_at=now,
+        expires_at=now + keep,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+    )
+    try:
+        with session.begin_nested():
+            session.add(operation)
+            session.flush()
+    except IntegrityError:  # the same key, at the same moment, from another request
+        earlier = _by_key(session, client_id, idempotency_key or "")
+        if earlier is None:
+            raise
+        return _same_request(earlier, fingerprint)
+    after_commit(session, Job.RUN_OPERATION, operation.id)
+    return operation
+
+
+def _by_key(session: Session, client_id: str, key: str) -> Operation | None:
+    return session.scalar(
+        select(Operation).where(Operation.client_id == client_id, Operation.idempotency_key == key)
+    )
+
+
+def _same_request(earlier: Operation, fingerprint: str | None) -> Operation:
+    if earlier.request_hash != fingerprint:
+        raise Unprocessable(
+            "this Idempotency-Key was used with another request",
+            code="idempotency_key_reused",
+            field="Idempotency-Key",
+        )
+    return earlier
+
+
+def find(session: Session, client_id: str, operation_id: str) -> Operation:
+    """The client's operation; another client's, an unknown or an expired one is 404."""
+    operation = session.get(Operation, operation_id)
+    if operation is None or operation.client_id != client_id or operation.expires_at <= utcnow():
+        raise NotFound("no such operation (results are kept for a limited time)", field="id")
+    return operation
+
+
+def answer(operation: Operation, base_url: str) -> Answer:
+    """202 with where to look while it runs; then the answer the worker recorded."""
+    if operation.status not in FINISHED:
+        return Answer(
+            202,
+            json.dumps({"id": operation.id, "status": operation.status}).encode(),
+            {
+                "Location": f"{base_url}/operations/{operation.id}",
+                "Retry-After": str(POLL_AGAIN_SECONDS),
+                "Content-Type": "application/json",
+            },
+        )
+    headers = {"Content-Type": operation.result_type or "application/json"}
+    status = operation.result_status or 500
+    if status in (429, 503):
+        headers["Retry-After"] = str(_retry_after(operation.result_body))
+    return Answer(status, operation.result_body or b"", headers)
+
+
+def _retry_after(body: bytes | None) -> int:
+    try:
+        return max(1, int(json.loads(body or b"{}")["error"].get("retryAfter") or 1))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return POLL_AGAIN_SECONDS

@@ -1,0 +1,76 @@
+"""A route's query and path parameters, read by the schemas its row declares.
+
+Connector operations take their parameters as the connector does: booleans as ``true`` or
+``false``, integers within their bounds, strings from an enum, defaults when absent. A path
+parameter the connector marks ``x-ms-url-encoding: double`` (Graph ids hold ``/``, ``+``,
+``=``) is taken double-encoded, as Logic Apps sends it, or single-encoded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from flask import request
+
+from approvals.errors import BadRequest
+
+if TYPE_CHECKING:
+    from approvals.web.routes import Param, Route
+
+MAX_TEXT = 4096
+
+
+def read_params(route: Route, path_values: dict[str, str]) -> dict[str, Any]:
+    """Every declared query and path parameter, typed, with its default when absent."""
+    values: dict[str, Any] = {}
+    for param in route.params:
+        if param.where == "path":
+            raw: str | None = path_values.get(param.name)
+            if raw is not None and param.encoding == "double" and "%" in raw:
+                raw = unquote(raw)
+        elif param.where == "query":
+            raw = request.args.get(param.name)
+        else:
+            continue
+        if raw is None or (raw == "" and param.where == "query"):
+            if "default" in param.schema:
+                values[param.name] = param.schema["default"]
+            elif param.required:
+                raise BadRequest(
+                    f"{param.name} is required", code="missing_field", field=param.name
+                )
+            continue
+        values[param.name] = _typed(param, raw)
+    return values
+
+
+def _typed(param: Param, raw: str) -> Any:
+    schema = param.schema
+    kind = schema.get("type", "string")
+    if kind == "boolean":
+        lowered = raw.strip().lower()
+        if lowered not in ("true", "false"):
+            raise _bad(param, "must be true or false")
+        return lowered == "true"
+    if kind == "integer":
+        text = raw.strip()
+        if not (text.lstrip("-").isdigit() and text.isascii() and len(text) < 10):
+            raise _bad(param, "must be a whole number")
+        number = int(text)
+        if number < schema.get("minimum", number) or number > schema.get("maximum", number):
+            raise _bad(
+                param, f"must be from {schema.get('minimum', '…')} to {schema.get('maximum', '…')}"
+            )
+        return number
+    if "enum" in schema and raw not in schema["enum"]:
+        raise _bad(param, "must be one of " + ", ".join(map(str, schema["enum"])))
+    if len(raw) > schema.get("maxLength", MAX_TEXT):
+        raise _bad(param, f"is longer than {schema.get('maxLength', MAX_TEXT)} characters")
+    if "\x00" in raw:
+        raise _bad(param, "must not contain NUL characters")
+    return raw
+
+
+def _bad(param: Param, problem: str) -> BadRequest:
+    return BadRequest(f"{param.name} {problem}", code="invalid_value", field=param.name)

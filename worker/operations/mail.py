@@ -1,0 +1,221 @@
+"""The connector's mail operations, each mapped field by field between its shapes and Graph's.
+
+Handlers take the Graph client, the mailbox the route resolved and the parameters as the route
+validated them (the connector's names), and return a :class:`Result` in the connector's
+output definition (``GraphClientReceiveMessage``, ``BatchResponse[...]``, ...).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from worker.graph.client import GraphClient, GraphError, segment
+from worker.operations.results import Result, empty_result, json_result
+
+# Graph's page size when we list: we filter some fields ourselves, so read generously.
+PAGE = 50
+FOLDER_NAMES = {
+    "inbox": "inbox",
+    "sent items": "sentitems",
+    "sentitems": "sentitems",
+    "drafts": "drafts",
+    "deleted items": "deleteditems",
+    "deleteditems": "deleteditems",
+    "archive": "archive",
+    "junk email": "junkemail",
+    "junkemail": "junkemail",
+    "outbox": "outbox",
+}
+
+
+def _addresses(recipients: list[dict[str, Any]] | None) -> str:
+    """The connector's form of a recipient list: addresses joined by semicolons."""
+    return ";".join(r.get("emailAddress", {}).get("address", "") for r in recipients or () if r)
+
+
+def _address(recipient: dict[str, Any] | None) -> str:
+    return (recipient or {}).get("emailAddress", {}).get("address", "")
+
+
+def attachment_v2(attachment: dict[str, Any]) -> dict[str, Any]:
+    """``GraphClientReceiveFileAttachment`` from Graph's fileAttachment."""
+    return {
+        "id": attachment.get("id"),
+        "name": attachment.get("name"),
+        "contentBytes": attachment.get("contentBytes"),
+        "contentType": attachment.get("contentType"),
+        "size": attachment.get("size"),
+        "isInline": attachment.get("isInline", False),
+        "lastModifiedDateTime": attachment.get("lastModifiedDateTime"),
+        "contentId": attachment.get("contentId"),
+    }
+
+
+def message_v2(message: dict[str, Any], attachments: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """``GraphClientReceiveMessage`` from Graph's message resource."""
+    body = message.get("body") or {}
+    answer: dict[str, Any] = {
+        "from": _address(message.get("from")),
+        "toRecipients": _addresses(message.get("toRecipients")),
+        "ccRecipients": _addresses(message.get("ccRecipients")),
+        "bccRecipients": _addresses(message.get("bccRecipients")),
+        "replyTo": _addresses(message.get("replyTo")),
+        "subject": message.get("subject"),
+        "body": body.get("content"),
+        "importance": message.get("importance"),
+        "bodyPreview": message.get("bodyPreview"),
+        "hasAttachments": message.get("hasAttachments", False),
+        "id": message.get("id"),
+        "internetMessageId": message.get("internetMessageId"),
+        "conversationId": message.get("conversationId"),
+        "receivedDateTime": message.get("receivedDateTime"),
+        "isRead": message.get("isRead", False),
+        "isHtml": str(body.get("contentType", "")).lower() == "html",
+    }
+    if attachments is not None:
+        answer["attachments"] = [attachment_v2(a) for a in attachments]
+    return answer
+
+
+def _attachments(graph: GraphClient, mailbox: str, message_id: str) -> list[dict[str, Any]]:
+    return graph.collect(
+        mailbox, f"/messages/{segment(message_id)}/attachments", {"$top": "100"}, 10_000
+    )
+
+
+def get_email_v2(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+    """GetEmailV2: one message by id (or by ``internetMessageId``), in the key's mailbox only."""
+    message_id = params["messageId"]
+    if params.get("internetMessageId"):
+        found = graph.collect(
+            mailbox,
+            "/messages",
+            {"$filter": f"internetMessageId eq '{_quote(params['internetMessageId'])}'"},
+            1,
+        )
+        if not found:
+            raise GraphError(404, "ErrorItemNotFound", "no message with that internetMessageId")
+        message = found[0]
+    else:
+        message = graph.request("GET", mailbox, f"/messages/{segment(message_id)}").json()
+    attachments = (
+        _attachments(graph, mailbox, message["id"])
+        if params.get("includeAttachments") and message.get("hasAttachments")
+        else ([] if params.get("includeAttachments") else None)
+    )
+    return json_result(message_v2(message, attachments))
+
+
+def _quote(value: str) -> str:
+    """A string literal inside an OData filter: single quotes doubled."""
+    return value.replace("'", "''")
+
+
+def _folder(folder_path: str) -> str:
+    """A folder path segment: a well-known name, or an id given by the caller."""
+    name = folder_path.strip().strip("/")
+    return FOLDER_NAMES.get(name.lower(), name)
+
+
+def _listed_filter(params: dict[str, Any]) -> str:
+    """The conditions Graph's $filter takes on messages; the rest are checked here."""
+    parts = []
+    if params.get("fetchOnlyUnread", True):
+        parts.append("isRead eq false")
+    if params.get("fetchOnlyWithAttachment"):
+        parts.append("hasAttachments eq true")
+    importance = params.get("importance") or "Any"
+    if importance != "Any":
+        parts.append(f"importance eq '{importance.lower()}'")
+    if params.get("fetchOnlyFlagged"):
+        parts.append("flag/flagStatus eq 'flagged'")
+    return " and ".join(parts)
+
+
+def _split(value: str | None) -> set[str]:
+    return {part.strip().lower() for part in (value or "").split(";") if part.strip()}
+
+
+def _matches(message: dict[str, Any], params: dict[str, Any]) -> bool:
+    """The connector's recipient, sender and subject filters (any address of a list matches)."""
+    to = {a.lower() for a in _addresses(message.get("toRecipients")).split(";") if a}
+    cc = {a.lower() for a in _addresses(message.get("ccRecipients")).split(";") if a}
+    checks = [
+        (_split(params.get("to")), to),
+        (_split(params.get("cc")), cc),
+        (_split(params.get("toOrCc")), to | cc),
+        (_split(params.get("from")), {_address(message.get("from")).lower()}),
+    ]
+    if any(wanted and not wanted & have for wanted, have in checks):
+        return False
+    subject = params.get("subjectFilter")
+    return not subject or subject.lower() in str(message.get("subject") or "").lower()
+
+
+def get_emails_v3(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+    """GetEmailsV3: newest first, filtered, up to ``top``; Graph's pages followed as needed."""
+    top = params.get("top", 10)
+    query: dict[str, str] = {"$top": str(min(PAGE, max(top, 1)))}
+    if params.get("searchQuery"):
+        query["$search"] = f'"{params["searchQuery"]}"'  # Graph sorts $search by relevance
+    else:
+        query["$orderby"] = "receivedDateTime desc"
+    conditions = _listed_filter(params)
+    if conditions:
+        query["$filter"] = conditions
+    path = f"/mailFolders/{segment(_folder(params.get('folderPath') or 'Inbox'))}/messages"
+    found: list[dict[str, Any]] = []
+    page = graph.request("GET", mailbox, path, params=query).json()
+    while True:
+        found.extend(m for m in page.get("value", []) if _matches(m, params))
+        link = page.get("@odata.nextLink")
+        if len(found) >= top or not link:
+            break
+        page = graph.call("GET", link, mailbox=mailbox).json()
+    found = found[:top]
+    value = []
+    for message in found:
+        attachments = None
+        if params.get("includeAttachments"):
+            attachments = (
+                _attachments(graph, mailbox, message["id"]) if message.get("hasAttachments") else []
+            )
+        value.append(message_v2(message, attachments))
+    return json_result({"value": value})
+
+
+def _recipients(value: str | None) -> list[dict[str, Any]]:
+    return [{"emailAddress": {"address": address}} for address in _split_keep(value)]
+
+
+def _split_keep(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").replace(",", ";").split(";") if part.strip()]
+
+
+def send_email_v2(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+    """SendEmailV2: ``ClientSendHtmlMessage`` as Graph's message, sent from the mailbox (or
+    from ``From``, a mailbox it may send as)."""
+    email = params["emailMessage"]
+    message: dict[str, Any] = {
+        "subject": email["Subject"],
+        "body": {"contentType": "HTML", "content": email["Body"]},
+        "toRecipients": _recipients(email["To"]),
+        "importance": (email.get("Importance") or "Normal").lower(),
+    }
+    for ours, theirs in (("Cc", "ccRecipients"), ("Bcc", "bccRecipients"), ("ReplyTo", "replyTo")):
+        if email.get(ours):
+            message[theirs] = _recipients(email[ours])
+    if email.get("From"):
+        message["from"] = {"emailAddress": {"address": email["From"]}}
+    if email.get("Attachments"):
+        message["attachments"] = [
+            {
+                "@odata.type": "#microsoft.graph.fileAttachment",
+                "name": a["Name"],
+                "contentBytes": base64.b64encode(base64.b64decode(a["ContentBytes"])).decode(),
+            }
+            for a in email["Attachments"]
+        ]
+    graph.request("POST", mailbox, "/sendMail", json={"message": message, "saveToSentItems": True})
+    return empty_result()
