@@ -91,6 +91,17 @@ def make_stack(
     return Stack(kind, root, database.url, REDIS_URL, smtp.port, extra_env), database
 
 
+# A tenant the shared stack knows but never reaches: its keys are bound to no mailbox, so every
+# Microsoft 365 operation is refused (403 mailbox_not_allowed) before any Graph call.
+UNREACHED_GRAPH = {
+    "APPROVALS_GRAPH_TENANT_ID": "shared-stack",
+    "APPROVALS_GRAPH_CLIENT_ID": "shared-stack",
+    "APPROVALS_GRAPH_CLIENT_SECRET": "never-sent",
+    "APPROVALS_GRAPH_AUTHORITY_URL": "https://127.0.0.1:9",
+    "APPROVALS_GRAPH_API_URL": "https://127.0.0.1:9/v1.0",
+}
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def stack(
     request: pytest.FixtureRequest,
@@ -99,7 +110,7 @@ def stack(
 ) -> Iterator[Stack]:
     """The service on one backend, shared by the tests of a session."""
     root = tmp_path_factory.mktemp(request.param.replace("+", "-"))
-    running, database = make_stack(request.param, root, smtp)
+    running, database = make_stack(request.param, root, smtp, UNREACHED_GRAPH)
     running.start()
     yield running
     running.stop()

@@ -10,7 +10,7 @@ import base64
 import binascii
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 
 MAX_SUBJECT = 255 * 4
 MAX_ADDRESSES = 4096
@@ -47,6 +47,72 @@ class ClientSendHtmlMessage(BaseModel):
     Sensitivity: str | None = None
     ReplyTo: str | None = Field(None, max_length=MAX_ADDRESSES)
     Importance: Literal["Low", "Normal", "High"] = "Normal"
+
+
+class ClientSendMessage(ClientSendHtmlMessage):
+    """SendEmail's body (deprecated): ``IsHtml`` says whether Body is HTML."""
+
+    IsHtml: bool | None = None
+
+
+class ReplyHtmlMessage(BaseModel):
+    """ReplyToV3's body: an HTML reply, to whom the caller says (else the sender)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    To: str | None = Field(None, max_length=MAX_ADDRESSES)
+    Cc: str | None = Field(None, max_length=MAX_ADDRESSES)
+    Bcc: str | None = Field(None, max_length=MAX_ADDRESSES)
+    Subject: str | None = Field(None, max_length=MAX_SUBJECT)
+    Body: str | None = None
+    ReplyAll: bool | None = None
+    Importance: Literal["Low", "Normal", "High"] | None = None
+    Attachments: list[ClientSendAttachment] | None = None
+
+
+class MarkAsReadBody(BaseModel):
+    """MarkAsRead_V3's body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    isRead: bool = Field(description="Mark as read (true) or unread (false).")
+
+
+class ClientReceiveFileAttachment(BaseModel):
+    Id: str | None = None
+    Name: str | None = None
+    ContentBytes: str | None = None
+    ContentType: str | None = None
+    Size: int | None = None
+    IsInline: bool | None = None
+    LastModifiedDateTime: str | None = None
+    ContentId: str | None = None
+
+
+class ClientReceiveMessageStringEnums(BaseModel):
+    """A message as GetEmails (deprecated) answers it."""
+
+    Importance: Literal["Low", "Normal", "High"] | None = None
+    From: str | None = None
+    To: str | None = None
+    Cc: str | None = None
+    Bcc: str | None = None
+    ReplyTo: str | None = None
+    Subject: str | None = None
+    Body: str | None = None
+    BodyPreview: str | None = None
+    HasAttachment: bool | None = None
+    Id: str | None = None
+    InternetMessageId: str | None = None
+    ConversationId: str | None = None
+    DateTimeReceived: str | None = None
+    IsRead: bool | None = None
+    Attachments: list[ClientReceiveFileAttachment] | None = None
+    IsHtml: bool | None = None
+
+
+class ClientReceiveMessageList(RootModel[list[ClientReceiveMessageStringEnums]]):
+    """GetEmails' answer: an array."""
 
 
 class GraphClientReceiveFileAttachment(BaseModel):

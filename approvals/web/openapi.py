@@ -28,6 +28,7 @@ ERROR_DESCRIPTIONS = {
     409: "Already answered",
     410: "Withdrawn or expired",
     413: "Body too large",
+    414: "Request line too long (the web server's limit, 8 KB); answered as HTML",
     422: "Unprocessable request",
     501: "No Microsoft 365 tenant is configured (APPROVALS_GRAPH_*)",
     502: "Microsoft Graph failed (its code and message are in the error)",
@@ -45,7 +46,7 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 
 def _error(route: Route, status: int) -> dict[str, Any]:
-    if route.access == "page" and status != 503:
+    if (route.access == "page" and status != 503) or status == 414:
         html = {"text/html": {"schema": {"type": "string"}}}
         return {"description": ERROR_DESCRIPTIONS[status], "content": html}
     return {
@@ -59,6 +60,8 @@ def _operation(route: Route) -> dict[str, Any]:
         success = {route.media: {"schema": _ref(route.answer)}}
     elif route.media == "text/html":
         success = {"text/html": {"schema": {"type": "string"}}}
+    elif route.media != "application/json":
+        success = {route.media: {"schema": {"type": "string", "format": "binary"}}}
     else:
         success = {"application/json": {"schema": {"type": "object"}}}
     responses: dict[str, Any] = {str(route.status): {"description": "OK", "content": success}}
@@ -67,7 +70,8 @@ def _operation(route: Route) -> dict[str, Any]:
             "description": "Still running: poll Location (/operations/{id}) after Retry-After",
             "content": {"application/json": {"schema": _ref(OperationPending)}},
         }
-    for status in sorted({*route.errors, *ALWAYS[route.access]}):
+    has_query = any(p.where == "query" for p in route.params)
+    for status in sorted({*route.errors, *ALWAYS[route.access], *((414,) if has_query else ())}):
         responses[str(status)] = _error(route, status)
     operation: dict[str, Any] = {
         "operationId": route.operation_id,

@@ -27,7 +27,8 @@ def read_params(route: Route, path_values: dict[str, str]) -> dict[str, Any]:
     for param in route.params:
         if param.where == "path":
             raw: str | None = path_values.get(param.name)
-            if raw is not None and param.encoding == "double" and "%" in raw:
+            # Graph ids never hold "%": one left over means the caller encoded twice.
+            if raw is not None and (param.encoding == "double" or param.graph_id) and "%" in raw:
                 raw = unquote(raw)
         elif param.where == "query":
             raw = request.args.get(param.name)

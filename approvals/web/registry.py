@@ -22,7 +22,7 @@ MAX_ID = 2**31 - 1
 def flask_rule(route: Route) -> str:
     """``/deliveries/{id}`` as Flask writes it, with a converter for integer parameters."""
     kinds = {p.name: p.schema.get("type") for p in route.params if p.where == "path"}
-    graph_ids = {p.name for p in route.params if p.where == "path" and p.encoding == "double"}
+    graph_ids = {p.name for p in route.params if p.where == "path" and p.graph_id}
 
     def convert(match: re.Match[str]) -> str:
         name = match.group(1)

@@ -21,9 +21,14 @@ from approvals.approval.schemas import (
 )
 from approvals.operations.mail_models import (
     BatchResponseGraphClientReceiveMessage,
+    ClientReceiveMessageList,
     ClientSendHtmlMessage,
+    ClientSendMessage,
+    GraphClientReceiveFileAttachment,
     GraphClientReceiveMessage,
+    MarkAsReadBody,
     OperationPending,
+    ReplyHtmlMessage,
 )
 from approvals.web import answers, openapi, pages
 from approvals.web.api import deliveries, operations, outbox, subscriptions
@@ -40,8 +45,10 @@ class Param:
     schema: dict[str, Any]
     description: str = ""
     required: bool = True
-    # "double": the connector double-encodes it (a Graph id); single-encoded is taken too.
+    # "double": the connector double-encodes it (x-ms-url-encoding); single is taken too.
     encoding: Literal["single", "double"] = "single"
+    # A Graph id: may hold "/", "+" and "=", arriving decoded or still percent-encoded.
+    graph_id: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,7 +157,7 @@ MAILBOX_ADDRESS = Param(
     "A mailbox this key is bound to (default: its first).",
     required=False,
 )
-MESSAGE_ID = Param("messageId", "path", {"type": "string"}, "Id of the email.", encoding="double")
+MESSAGE_ID = Param("messageId", "path", {"type": "string"}, "Id of the email.", graph_id=True)
 INCLUDE_ATTACHMENTS = Param(
     "includeAttachments",
     "query",
@@ -165,7 +172,13 @@ PREFER = Param(
     "respond-async: answer 202 with Location at once instead of waiting.",
     required=False,
 )
+ATTACHMENT_ID = Param(
+    "attachmentId", "path", {"type": "string"}, "Id of the attachment.", graph_id=True
+)
 OPERATION_ERRORS = (403, 404, 501, 502, 504)
+SENT_ONCE = (
+    "Sent once: a worker that stops mid-send reports outcome_unknown rather than sending it again."
+)
 
 
 def _operation(
@@ -182,6 +195,7 @@ def _operation(
     deprecated: bool = False,
     description: str = "",
     tag: str = "Mail",
+    media: str = "application/json",
 ) -> Route:
     """A connector operation run by the worker on Graph (one view serves them all)."""
     writes = method != "GET"
@@ -199,6 +213,7 @@ def _operation(
         errors=OPERATION_ERRORS + ((413, 422) if body is not None else ()),
         deprecated=deprecated,
         description=description,
+        media=media,
         view_args={"operation": operation_id},
         repeatable=repeatable,
         deferrable=True,
@@ -309,8 +324,163 @@ MAIL_ROUTES = [
         body=ClientSendHtmlMessage,
         body_name="emailMessage",
         repeatable=False,
-        description="Sent once: a worker that stops mid-send reports outcome_unknown rather "
-        "than sending it again.",
+        description=SENT_ONCE,
+    ),
+    _operation(
+        "GET",
+        "/Mail",
+        "GetEmails",
+        "Get emails",
+        params=(
+            Param(
+                "folderPath",
+                "query",
+                {"type": "string", "default": "Inbox", "maxLength": 1000},
+                "Mail folder to retrieve emails from (default: 'Inbox').",
+                required=False,
+            ),
+            Param(
+                "fetchOnlyUnread",
+                "query",
+                {"type": "boolean", "default": True},
+                "Retrieve only unread emails.",
+                required=False,
+            ),
+            INCLUDE_ATTACHMENTS,
+            Param(
+                "searchQuery",
+                "query",
+                {"type": "string", "maxLength": 1000},
+                "Search query to filter emails.",
+                required=False,
+            ),
+            Param(
+                "top",
+                "query",
+                {"type": "integer", "default": 10, "minimum": 1, "maximum": 1000},
+                "Number of emails to retrieve.",
+                required=False,
+            ),
+            Param(
+                "skip",
+                "query",
+                {"type": "integer", "default": 0, "minimum": 0, "maximum": 100000},
+                "Number of emails to skip.",
+                required=False,
+            ),
+        ),
+        answer=ClientReceiveMessageList,
+        deprecated=True,
+    ),
+    _operation(
+        "POST",
+        "/Mail",
+        "SendEmail",
+        "Send an email",
+        body=ClientSendMessage,
+        body_name="emailMessage",
+        repeatable=False,
+        deprecated=True,
+        description=SENT_ONCE,
+    ),
+    _operation(
+        "DELETE",
+        "/Mail/{messageId}",
+        "DeleteEmail",
+        "Delete email",
+        params=(MESSAGE_ID,),
+        deprecated=True,
+    ),
+    _operation(
+        "DELETE",
+        "/codeless/v1.0/me/messages/{messageId}",
+        "DeleteEmail_V2",
+        "Delete email (V2)",
+        params=(MESSAGE_ID, MAILBOX_ADDRESS),
+    ),
+    _operation(
+        "POST",
+        "/Mail/MarkAsRead/{messageId}",
+        "MarkAsRead",
+        "Mark as read",
+        params=(MESSAGE_ID,),
+        deprecated=True,
+    ),
+    _operation(
+        "PATCH",
+        "/codeless/v3/v1.0/me/messages/{messageId}/markAsRead",
+        "MarkAsRead_V3",
+        "Mark as read or unread (V3)",
+        params=(MESSAGE_ID, MAILBOX_ADDRESS),
+        body=MarkAsReadBody,
+        body_name="body",
+    ),
+    _operation(
+        "POST",
+        "/Mail/ReplyTo/{messageId}",
+        "ReplyTo",
+        "Reply to email",
+        params=(
+            MESSAGE_ID,
+            Param("comment", "query", {"type": "string", "maxLength": 100000}, "Reply comment."),
+            Param(
+                "replyAll",
+                "query",
+                {"type": "boolean", "default": False},
+                "Reply to all recipients.",
+                required=False,
+            ),
+        ),
+        repeatable=False,
+        deprecated=True,
+        description=SENT_ONCE,
+    ),
+    _operation(
+        "POST",
+        "/v3/Mail/ReplyTo/{messageId}",
+        "ReplyToV3",
+        "Reply to email (V3)",
+        params=(MESSAGE_ID, MAILBOX_ADDRESS),
+        body=ReplyHtmlMessage,
+        body_name="replyParameters",
+        repeatable=False,
+        description=SENT_ONCE,
+    ),
+    _operation(
+        "GET",
+        "/Mail/{messageId}/Attachments/{attachmentId}",
+        "GetAttachment",
+        "Get attachment",
+        params=(MESSAGE_ID, ATTACHMENT_ID),
+        media="application/octet-stream",
+        deprecated=True,
+        description="The file's bytes, with its content type.",
+    ),
+    _operation(
+        "GET",
+        "/codeless/v1.0/me/messages/{messageId}/attachments/{attachmentId}",
+        "GetAttachment_V2",
+        "Get attachment (V2)",
+        params=(
+            MESSAGE_ID,
+            ATTACHMENT_ID,
+            MAILBOX_ADDRESS,
+            Param(
+                "extractSensitivityLabel",
+                "query",
+                {"type": "boolean"},
+                "Accepted for compatibility; labels are not extracted.",
+                required=False,
+            ),
+            Param(
+                "fetchSensitivityLabelMetadata",
+                "query",
+                {"type": "boolean"},
+                "Accepted for compatibility; label metadata is not fetched.",
+                required=False,
+            ),
+        ),
+        answer=GraphClientReceiveFileAttachment,
     ),
 ]
 

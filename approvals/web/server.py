@@ -32,6 +32,7 @@ class _Server(BaseApplication):  # type: ignore[misc]
 # and one answering nothing for this long is stuck: gunicorn replaces it.
 GRACEFUL_STOP_SECONDS = 15
 STUCK_WORKER_SECONDS = 60
+MAX_REQUEST_LINE = 8190
 
 
 def serve(host: str, port: int, *, workers: int, threads: int) -> None:
@@ -48,5 +49,7 @@ def serve(host: str, port: int, *, workers: int, threads: int) -> None:
             # gunicorn's control socket lives at one fixed path per user; several servers on one
             # machine (tests, benchmarks, a second instance) would fight over it.
             "control_socket_disable": True,
+            # Graph ids and the connector's filters make long URLs; gunicorn's largest line.
+            "limit_request_line": MAX_REQUEST_LINE,
         }
     ).run()

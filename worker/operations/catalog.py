@@ -12,9 +12,19 @@ from worker.operations.results import Result
 Handler = Callable[[GraphClient, str, dict[str, Any]], Result]
 
 HANDLERS: dict[str, Handler] = {
-    "GetEmailV2": mail.get_email_v2,
+    "GetEmails": mail.get_emails,
     "GetEmailsV3": mail.get_emails_v3,
+    "GetEmailV2": mail.get_email_v2,
+    "SendEmail": mail.send_email,
     "SendEmailV2": mail.send_email_v2,
+    "DeleteEmail": mail.delete_email,
+    "DeleteEmail_V2": mail.delete_email,
+    "MarkAsRead": mail.mark_as_read,
+    "MarkAsRead_V3": mail.mark_as_read,
+    "ReplyTo": mail.reply_to,
+    "ReplyToV3": mail.reply_to_v3,
+    "GetAttachment": mail.get_attachment,
+    "GetAttachment_V2": mail.get_attachment_v2,
 }
 
 

@@ -11,7 +11,7 @@ import base64
 from typing import Any
 
 from worker.graph.client import GraphClient, GraphError, segment
-from worker.operations.results import Result, empty_result, json_result
+from worker.operations.results import Result, bytes_result, empty_result, json_result
 
 # Graph's page size when we list: we filter some fields ourselves, so read generously.
 PAGE = 50
@@ -193,13 +193,15 @@ def _split_keep(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").replace(",", ";").split(";") if part.strip()]
 
 
-def send_email_v2(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+def send_email_v2(
+    graph: GraphClient, mailbox: str, params: dict[str, Any], *, html: bool = True
+) -> Result:
     """SendEmailV2: ``ClientSendHtmlMessage`` as Graph's message, sent from the mailbox (or
     from ``From``, a mailbox it may send as)."""
     email = params["emailMessage"]
     message: dict[str, Any] = {
         "subject": email["Subject"],
-        "body": {"contentType": "HTML", "content": email["Body"]},
+        "body": {"contentType": "HTML" if html else "Text", "content": email["Body"]},
         "toRecipients": _recipients(email["To"]),
         "importance": (email.get("Importance") or "Normal").lower(),
     }
@@ -209,13 +211,145 @@ def send_email_v2(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> R
     if email.get("From"):
         message["from"] = {"emailAddress": {"address": email["From"]}}
     if email.get("Attachments"):
-        message["attachments"] = [
-            {
-                "@odata.type": "#microsoft.graph.fileAttachment",
-                "name": a["Name"],
-                "contentBytes": base64.b64encode(base64.b64decode(a["ContentBytes"])).decode(),
-            }
-            for a in email["Attachments"]
-        ]
+        message["attachments"] = _file_attachments(email["Attachments"])
     graph.request("POST", mailbox, "/sendMail", json={"message": message, "saveToSentItems": True})
     return empty_result()
+
+
+def _message_path(params: dict[str, Any]) -> str:
+    return f"/messages/{segment(params['messageId'])}"
+
+
+def delete_email(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+    """DeleteEmail and DeleteEmail_V2: the message is deleted from the mailbox."""
+    graph.request("DELETE", mailbox, _message_path(params))
+    return empty_result()
+
+
+def mark_as_read(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+    """MarkAsRead: read; MarkAsRead_V3: read or unread, as its body says."""
+    is_read = bool(params.get("body", {}).get("isRead", True))
+    graph.request("PATCH", mailbox, _message_path(params), json={"isRead": is_read})
+    return empty_result()
+
+
+def _file_attachments(attachments: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "@odata.type": "#microsoft.graph.fileAttachment",
+            "name": a["Name"],
+            "contentBytes": a["ContentBytes"],
+        }
+        for a in attachments or ()
+    ]
+
+
+def reply_to(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+    """ReplyTo: Graph's reply (or replyAll) with the comment, so the answer threads."""
+    action = "replyAll" if params.get("replyAll") else "reply"
+    graph.request(
+        "POST", mailbox, f"{_message_path(params)}/{action}", json={"comment": params["comment"]}
+    )
+    return empty_result()
+
+
+def reply_to_v3(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+    """ReplyToV3: an HTML reply (recipients, subject, importance, attachments as given)."""
+    given = params["replyParameters"]
+    message: dict[str, Any] = {"body": {"contentType": "HTML", "content": given.get("Body", "")}}
+    for ours, theirs in (("To", "toRecipients"), ("Cc", "ccRecipients"), ("Bcc", "bccRecipients")):
+        if given.get(ours):
+            message[theirs] = _recipients(given[ours])
+    if given.get("Subject"):
+        message["subject"] = given["Subject"]
+    if given.get("Importance"):
+        message["importance"] = given["Importance"].lower()
+    if given.get("Attachments"):
+        message["attachments"] = _file_attachments(given["Attachments"])
+    action = "replyAll" if given.get("ReplyAll") else "reply"
+    graph.request("POST", mailbox, f"{_message_path(params)}/{action}", json={"message": message})
+    return empty_result()
+
+
+def _attachment(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> dict[str, Any]:
+    path = f"{_message_path(params)}/attachments/{segment(params['attachmentId'])}"
+    return graph.request("GET", mailbox, path).json()
+
+
+def get_attachment(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+    """GetAttachment: the file's bytes with its content type."""
+    attachment = _attachment(graph, mailbox, params)
+    content = base64.b64decode(attachment.get("contentBytes") or "")
+    return bytes_result(content, attachment.get("contentType") or "application/octet-stream")
+
+
+def get_attachment_v2(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+    """GetAttachment_V2: the attachment as the connector's JSON."""
+    return json_result(attachment_v2(_attachment(graph, mailbox, params)))
+
+
+_IMPORTANCE_ENUM = {"low": "Low", "normal": "Normal", "high": "High"}
+
+
+def message_v1(message: dict[str, Any], attachments: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """``ClientReceiveMessageStringEnums`` (GetEmails, deprecated) from Graph's message."""
+    body = message.get("body") or {}
+    return {
+        "Importance": _IMPORTANCE_ENUM.get(str(message.get("importance", "")).lower(), "Normal"),
+        "From": _address(message.get("from")),
+        "To": _addresses(message.get("toRecipients")),
+        "Cc": _addresses(message.get("ccRecipients")),
+        "Bcc": _addresses(message.get("bccRecipients")),
+        "ReplyTo": _addresses(message.get("replyTo")),
+        "Subject": message.get("subject"),
+        "Body": body.get("content"),
+        "BodyPreview": message.get("bodyPreview"),
+        "HasAttachment": message.get("hasAttachments", False),
+        "Id": message.get("id"),
+        "InternetMessageId": message.get("internetMessageId"),
+        "ConversationId": message.get("conversationId"),
+        "DateTimeReceived": message.get("receivedDateTime"),
+        "IsRead": message.get("isRead", False),
+        "Attachments": [
+            {
+                "Id": a.get("id"),
+                "Name": a.get("name"),
+                "ContentBytes": a.get("contentBytes"),
+                "ContentType": a.get("contentType"),
+                "Size": a.get("size"),
+                "IsInline": a.get("isInline", False),
+                "LastModifiedDateTime": a.get("lastModifiedDateTime"),
+                "ContentId": a.get("contentId"),
+            }
+            for a in attachments or ()
+        ],
+        "IsHtml": str(body.get("contentType", "")).lower() == "html",
+    }
+
+
+def get_emails(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+    """GetEmails (deprecated): newest first, ``skip`` then ``top``, as an array."""
+    top, skip = params.get("top", 10), params.get("skip", 0)
+    query: dict[str, str] = {"$top": str(min(PAGE, max(top, 1))), "$skip": str(skip)}
+    if params.get("searchQuery"):
+        query = {"$top": query["$top"], "$search": f'"{params["searchQuery"]}"'}
+        skip = 0
+    else:
+        query["$orderby"] = "receivedDateTime desc"
+    if params.get("fetchOnlyUnread", True):
+        query["$filter"] = "isRead eq false"
+    path = f"/mailFolders/{segment(_folder(params.get('folderPath') or 'Inbox'))}/messages"
+    found = graph.collect(mailbox, path, query, top)
+    value = []
+    for message in found:
+        attachments = None
+        if params.get("includeAttachments") and message.get("hasAttachments"):
+            attachments = _attachments(graph, mailbox, message["id"])
+        value.append(message_v1(message, attachments))
+    return json_result(value)
+
+
+def send_email(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
+    """SendEmail (deprecated): like SendEmailV2, the body HTML or text as ``IsHtml`` says."""
+    email = params["emailMessage"]
+    return send_email_v2(graph, mailbox, params, html=bool(email.get("IsHtml", True)))
