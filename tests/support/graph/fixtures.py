@@ -1,0 +1,27 @@
+"""pytest fixtures for the Graph stand-in.
+
+``graph_standin`` is one server for the whole session; ``graph`` is that server wiped clean
+(no mailboxes, apps, tokens, faults or log) for one test. Enable with
+``pytest_plugins = ["tests.support.graph.fixtures"]`` in the root conftest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .server import GraphStandIn
+
+
+@pytest.fixture(scope="session")
+def graph_standin() -> Iterator[GraphStandIn]:
+    with GraphStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def graph(graph_standin: GraphStandIn) -> Iterator[GraphStandIn]:
+    graph_standin.reset()
+    yield graph_standin
+    graph_standin.reset()
