@@ -174,7 +174,10 @@ def list_contacts(call: Call) -> Response:
         shown = [
             public_contact(c) for c in call.user.contacts.values() if c["parentFolderId"] == folder
         ]
-    return collection(call, shown, CONTACT_TYPE, default_order=None)
+    known = {"id", "createdDateTime", "lastModifiedDateTime", "changeKey", "parentFolderId"}
+    return collection(
+        call, shown, CONTACT_TYPE, default_order=None, known=known | set(CONTACT_FIELDS)
+    )
 
 
 @contact_routes("POST")

@@ -60,6 +60,18 @@ WINDOWS_ZONES = {
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 MAX_OCCURRENCES = 2000
 
+# The event resource's properties served here (https://learn.microsoft.com/graph/api/resources/
+# event).
+EVENT_PROPERTIES = {
+    "id", "createdDateTime", "lastModifiedDateTime", "changeKey", "categories", "transactionId",
+    "originalStartTimeZone", "originalEndTimeZone", "iCalUId", "reminderMinutesBeforeStart",
+    "isReminderOn", "hasAttachments", "subject", "bodyPreview", "importance", "sensitivity",
+    "isAllDay", "isCancelled", "isOrganizer", "responseRequested", "seriesMasterId", "showAs",
+    "type", "webLink", "onlineMeetingUrl", "isOnlineMeeting", "onlineMeetingProvider",
+    "allowNewTimeProposals", "recurrence", "responseStatus", "body", "start", "end", "location",
+    "locations", "attendees", "organizer",
+}  # fmt: skip
+
 router = Router()
 
 
@@ -443,7 +455,7 @@ def list_events(call: Call) -> Response:
             for e in call.user.events.values()
             if e["_calendar"] == calendar["id"]
         ]
-    return collection(call, shown, EVENT_TYPE, default_order=None)
+    return collection(call, shown, EVENT_TYPE, default_order=None, known=EVENT_PROPERTIES)
 
 
 @event_routes("POST")
@@ -580,7 +592,7 @@ def calendar_view(call: Call) -> Response:
                 instances.extend(expand(event, window_start, window_end))
         instances.sort(key=lambda item: item["_start"])
         shown = [public_event(call, item, tz_name) for item in instances]
-    return collection(call, shown, EVENT_TYPE, default_order=None)
+    return collection(call, shown, EVENT_TYPE, default_order=None, known=EVENT_PROPERTIES)
 
 
 for _prefix in ("users/{user}", "users/{user}/calendar", "users/{user}/calendars/{calendar}"):

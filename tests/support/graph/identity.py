@@ -353,10 +353,13 @@ class Identity:
             )
 
     def _certificate_for(self, app: App, header: dict[str, Any]) -> bytes:
+        # RFC 7515 base64url has no padding; some clients pad anyway, so compare without it.
+        sha256 = str(header.get("x5t#S256") or "").rstrip("=")
+        sha1 = str(header.get("x5t") or "").rstrip("=")
         for certificate in app.certificates:
-            if header.get("x5t#S256") == _thumbprint(certificate, hashlib.sha256):
+            if sha256 and sha256 == _thumbprint(certificate, hashlib.sha256):
                 return certificate
-            if header.get("x5t") == _thumbprint(certificate, hashlib.sha1):
+            if sha1 and sha1 == _thumbprint(certificate, hashlib.sha1):
                 return certificate
         raise TokenError(
             401,

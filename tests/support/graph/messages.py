@@ -49,6 +49,39 @@ DRAFT_WRITABLE = {
     "internetMessageId",
 }
 
+# The message resource's properties (https://learn.microsoft.com/graph/api/resources/message).
+MESSAGE_PROPERTIES = {
+    "id",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "changeKey",
+    "categories",
+    "receivedDateTime",
+    "sentDateTime",
+    "hasAttachments",
+    "internetMessageId",
+    "subject",
+    "bodyPreview",
+    "importance",
+    "parentFolderId",
+    "conversationId",
+    "conversationIndex",
+    "isDeliveryReceiptRequested",
+    "isReadReceiptRequested",
+    "isRead",
+    "isDraft",
+    "webLink",
+    "inferenceClassification",
+    "body",
+    "sender",
+    "from",
+    "toRecipients",
+    "ccRecipients",
+    "bccRecipients",
+    "replyTo",
+    "flag",
+}
+
 router = Router()
 
 
@@ -485,9 +518,11 @@ def collection(
     search_text: Any = None,
     check_order: bool = False,
     default_page: int = DEFAULT_PAGE,
+    known: set[str] | None = None,
 ) -> Response:
     """Apply the query options, cut a page, add ``@odata.nextLink`` when more remain."""
     query = odata.parse_query(call.args, type_name)
+    odata.check_properties(query, known, type_name)
     if check_order:
         odata.check_filter_orderby(query)
     matched = odata.apply(items, query, default_order=default_order, search_text=search_text)
@@ -519,7 +554,8 @@ def message_search_text(message: dict[str, Any]) -> str:
 
 def list_in(call: Call, folder: str | None) -> Response:
     with call.user.lock:
-        messages = list(call.user.messages.values())
+        # Newest arrival first, so that equal receivedDateTime values keep that order.
+        messages = list(reversed(call.user.messages.values()))
         if folder is not None:
             folder_id = call.user.folder(folder)["id"]
             messages = [m for m in messages if m["parentFolderId"] == folder_id]
@@ -531,6 +567,7 @@ def list_in(call: Call, folder: str | None) -> Response:
         default_order=[(["receivedDateTime"], True)],
         search_text=message_search_text,
         check_order=True,
+        known=MESSAGE_PROPERTIES,
     )
 
 

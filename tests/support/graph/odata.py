@@ -393,6 +393,18 @@ def _orderby(text: str) -> list[tuple[list[str], bool]]:
     return keys
 
 
+def check_properties(query: Query, known: set[str] | None, type_name: str) -> None:
+    """Refuse a property the type does not have, even when no item would be examined."""
+    if known is None:
+        return
+    lowered = {name.lower() for name in known}
+    names = list(query.filter.properties if query.filter else [])
+    names += [path[0] for path, _ in query.orderby] + list(query.select or [])
+    for name in names:
+        if name.lower() not in lowered:
+            raise bad_request(f"Could not find a property named '{name}' on type '{type_name}'.")
+
+
 def check_filter_orderby(query: Query) -> None:
     """Messages: properties in ``$orderby`` must lead ``$filter``, in the same order.
 

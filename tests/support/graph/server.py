@@ -42,7 +42,7 @@ SECRET_HEADERS = {"authorization", "cookie"}
 
 @dataclass
 class LoggedRequest:
-    """One request as the stand-in saw it (``Authorization`` left out)."""
+    """One request as the stand-in saw it: header names lower-cased, ``authorization`` left out."""
 
     kind: str  # "identity", "graph", "upload" or "unknown"
     method: str
@@ -184,8 +184,13 @@ class GraphStandIn:
     def token_endpoint(self) -> str:
         return f"{self.authority}/oauth2/v2.0/token"
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context trusting only the stand-in's CA (httpx's ``verify=``)."""
+        return ssl.create_default_context(cafile=self.ca_bundle_path)
+
     def upload_url(self, session: UploadSession) -> str:
-        return f"{self.base_url}/upload/AttachmentSessions/{session.id}?authtoken={session.token}"
+        session_id = quote(session.id, safe="")
+        return f"{self.base_url}/upload/AttachmentSessions/{session_id}?authtoken={session.token}"
 
     # -- arranging --------------------------------------------------------------------------
 
@@ -224,7 +229,10 @@ class GraphStandIn:
         attachments: list[tuple[str, bytes, str]] | None = None,
         cc: list[str] | None = None,
     ) -> dict[str, Any]:
-        """Put a received message straight into a mailbox, as if it came from the internet."""
+        """Put a received message straight into a mailbox, as if it came from the internet.
+
+        Returns a snapshot of the message resource (its ``id`` is the default id at delivery).
+        """
         mailbox = self.mailbox(to)
         with mailbox.lock:
             message = messages.build_message(
@@ -246,7 +254,8 @@ class GraphStandIn:
             for name, content, content_type in attachments or []:
                 message["_attachments"].append(messages.new_attachment(name, content, content_type))
             message["hasAttachments"] = bool(message["_attachments"])
-            return mailbox.add_message(message, folder)
+            mailbox.add_message(message, folder)
+            return {key: value for key, value in message.items() if key[0] != "_"}
 
     # -- faults -----------------------------------------------------------------------------
 
@@ -358,7 +367,9 @@ class GraphStandIn:
             method=request.method,
             path=raw_path,
             query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers={k: v for k, v in request.headers.items() if k.lower() not in SECRET_HEADERS},
+            headers={
+                k.lower(): v for k, v in request.headers.items() if k.lower() not in SECRET_HEADERS
+            },
             body=request.get_data(cache=True),
             at=time.time(),
         )
