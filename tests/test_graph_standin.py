@@ -112,7 +112,7 @@ def test_msal_makes_the_two_documented_requests_then_serves_from_its_cache(
         ("POST", f"/{graph.tenant_id}/oauth2/v2.0/token"),
     ]
     assert len(graph.token_requests) == 1
-    assert "authorization" not in graph.requests("identity")[1].headers
+    assert b"s3cret" not in graph.requests("identity")[1].body  # credentials stay out of logs
 
 
 def test_discovery_document_points_at_the_stand_in(graph: GraphStandIn) -> None:
@@ -254,16 +254,18 @@ def test_graph_answers_401_without_a_valid_token(graph: GraphStandIn, token: str
     assert graph_error(expired)["message"] == "Lifetime validation failed, the token is expired."
 
 
-def test_unknown_user_and_other_mailboxes_ids_are_not_found(
+def test_unknown_user_other_mailboxes_ids_and_me_are_refused(
     graph: GraphStandIn, client: httpx.Client
 ) -> None:
     bobs = graph.deliver(BOB, subject="for Bob")
 
     unknown = client.get("/users/nobody@contoso.example/messages")
     foreign = client.get(f"/users/{ALICE}/messages/{encode_id(bobs['id'])}")
+    me = client.get("/me/messages")
 
     assert unknown.status_code == 404 and graph_error(unknown)["code"] == "ErrorInvalidUser"
     assert foreign.status_code == 404 and graph_error(foreign)["code"] == "ErrorItemNotFound"
+    assert me.status_code == 400  # app-only: there is no signed-in user
 
 
 def test_request_log_keeps_headers_but_not_the_token(

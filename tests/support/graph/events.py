@@ -92,7 +92,10 @@ def read_moment(value: Any, name: str) -> tuple[datetime, str]:
     if not isinstance(value, dict) or not value.get("dateTime"):
         raise bad_request(f"The property '{name}' is required.", code="ErrorInvalidRequest")
     tz_name = str(value.get("timeZone") or "UTC")
-    local = datetime.fromisoformat(_trim(str(value["dateTime"])))
+    try:
+        local = datetime.fromisoformat(_trim(str(value["dateTime"])))
+    except ValueError:
+        raise bad_request(f"The value of '{name}/dateTime' is not a valid date and time.") from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=zone(tz_name))
     return local.astimezone(UTC), tz_name
