@@ -225,7 +225,7 @@ def test_token_endpoint_errors_are_the_documented_ones(graph: GraphStandIn) -> N
 
 
 def test_msal_asks_again_when_the_token_lifetime_is_short(graph: GraphStandIn) -> None:
-    graph.identity.token_lifetime = 60  # MSAL renews a token that expires within 5 minutes
+    graph.set_token_lifetime(60)  # MSAL renews a token that expires within 5 minutes
     app = graph.register_app(secret="s")
     msal_app = confidential_app(graph, app.client_id, "s")
 
@@ -262,10 +262,13 @@ def test_unknown_user_other_mailboxes_ids_and_me_are_refused(
     unknown = client.get("/users/nobody@contoso.example/messages")
     foreign = client.get(f"/users/{ALICE}/messages/{encode_id(bobs['id'])}")
     me = client.get("/me/messages")
+    by_name = client.get(f"/users/{ALICE}").json()
+    by_id = client.get(f"/users/{by_name['id']}/messages")
 
     assert unknown.status_code == 404 and graph_error(unknown)["code"] == "ErrorInvalidUser"
     assert foreign.status_code == 404 and graph_error(foreign)["code"] == "ErrorItemNotFound"
     assert me.status_code == 400  # app-only: there is no signed-in user
+    assert by_name["userPrincipalName"] == ALICE and by_id.status_code == 200
 
 
 def test_request_log_keeps_headers_but_not_the_token(

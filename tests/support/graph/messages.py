@@ -451,6 +451,30 @@ def apply_overrides(draft: dict[str, Any], overrides: dict[str, Any]) -> None:
         draft["_attachments"].append(read_attachment(item))
 
 
+# -- the user ----------------------------------------------------------------------------------
+
+
+@router.route("GET", "users/{user}")
+def get_user(call: Call) -> Response:
+    # https://learn.microsoft.com/graph/api/user-get: the default properties of a user
+    user = call.user
+    resource = {
+        "@odata.context": f"{call.standin.graph_url}/$metadata#users/$entity",
+        "id": user.id,
+        "businessPhones": [],
+        "displayName": user.display_name,
+        "givenName": None,
+        "jobTitle": None,
+        "mail": user.address,
+        "mobilePhone": None,
+        "officeLocation": None,
+        "preferredLanguage": None,
+        "surname": None,
+        "userPrincipalName": user.address,
+    }
+    return json_response(odata.select(resource, select_of(call), "microsoft.graph.user"))
+
+
 # -- folders -----------------------------------------------------------------------------------
 
 

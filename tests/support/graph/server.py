@@ -101,6 +101,7 @@ class GraphStandIn:
     ) -> None:
         self.host = host
         self.tenant_id = tenant_id or str(uuid.uuid4())
+        self.default_token_lifetime = token_lifetime
         self.identity = Identity(self.tenant_id, token_lifetime=token_lifetime)
         self.directory = Directory()
         self.faults = Faults()
@@ -319,6 +320,10 @@ class GraphStandIn:
         with self.lock:
             return self.faults.peak.get(mailbox.lower(), 0)
 
+    def set_token_lifetime(self, seconds: int) -> None:
+        """``expires_in`` of the tokens issued from now on (MSAL renews within 5 minutes of it)."""
+        self.identity.token_lifetime = seconds
+
     def revoke_tokens(self) -> None:
         """Every issued token is now refused (401), as after a credential reset."""
         self.identity.revoke_all()
@@ -348,6 +353,7 @@ class GraphStandIn:
             self.identity.apps.clear()
             self.identity.tokens.clear()
             self.identity.token_requests.clear()
+            self.identity.token_lifetime = self.default_token_lifetime
             self.faults.queue.clear()
             self.faults.latency = 0.0
             self.faults.concurrency_limit = None
