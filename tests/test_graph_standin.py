@@ -618,25 +618,39 @@ def test_more_than_four_requests_in_flight_to_one_mailbox_are_throttled(
     graph: GraphStandIn, client: httpx.Client
 ) -> None:
     graph.limit_mailbox_concurrency(4)
-    graph.set_latency(0.4)
+    graph.hold(ALICE)
     statuses: list[int] = []
-    errors: list[str] = []
-
-    def fetch() -> None:
-        response = client.get(f"/users/{ALICE}/messages")
-        statuses.append(response.status_code)
-        if response.status_code == 429:
-            errors.append(graph_error(response)["code"])
-
-    threads = [threading.Thread(target=fetch) for _ in range(6)]
+    url = f"/users/{ALICE}/messages"
+    threads = [
+        threading.Thread(target=lambda: statuses.append(client.get(url).status_code))
+        for _ in range(4)
+    ]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 10
+    while graph.in_flight(ALICE) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    fifth = client.get(url)
+    other_mailbox = client.get(f"/users/{BOB}/messages")
+    graph.release()
     for thread in threads:
         thread.join()
 
-    assert sorted(statuses) == [200, 200, 200, 200, 429, 429]
-    assert errors == ["ApplicationThrottled", "ApplicationThrottled"]
-    assert graph.peak_concurrency(ALICE) >= 5
+    assert fifth.status_code == 429 and fifth.headers["Retry-After"]
+    assert graph_error(fifth)["code"] == "ApplicationThrottled"
+    assert other_mailbox.status_code == 200
+    assert statuses == [200, 200, 200, 200]
+    assert graph.peak_concurrency(ALICE) == 5 and graph.in_flight(ALICE) == 0
+
+
+def test_latency_is_added_to_each_graph_request(graph: GraphStandIn, client: httpx.Client) -> None:
+    graph.set_latency(0.2)
+
+    started = time.monotonic()
+    client.get(f"/users/{ALICE}/messages")
+
+    assert time.monotonic() - started >= 0.2
 
 
 # -- calendar and contacts ---------------------------------------------------------------------

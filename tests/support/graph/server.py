@@ -72,6 +72,8 @@ class Faults:
     queue: list[Fault] = field(default_factory=list)
     latency: float = 0.0
     concurrency_limit: int | None = None
+    held: threading.Event | None = None  # while set to an unset Event, requests wait on it
+    held_mailbox: str | None = None  # only requests to this mailbox wait, if given
     in_flight: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     peak: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -315,6 +317,25 @@ class GraphStandIn:
         """Answer pages of at most ``items`` whatever ``$top`` asked (Graph may page shorter)."""
         self.page_cap = items
 
+    def hold(self, mailbox: str | None = None) -> None:
+        """Keep admitted Graph requests (to ``mailbox``, or all) waiting until ``release``.
+
+        They wait inside their concurrency slot, so a test can have requests in flight for
+        certain, with no timing involved.
+        """
+        self.faults.held_mailbox = mailbox.lower() if mailbox else None
+        self.faults.held = threading.Event()
+
+    def release(self) -> None:
+        held, self.faults.held = self.faults.held, None
+        if held is not None:
+            held.set()
+
+    def in_flight(self, mailbox: str) -> int:
+        """Requests to ``mailbox`` being answered right now."""
+        with self.lock:
+            return self.faults.in_flight.get(mailbox.lower(), 0)
+
     def peak_concurrency(self, mailbox: str) -> int:
         """The most requests that were ever in flight at once for ``mailbox``."""
         with self.lock:
@@ -358,6 +379,7 @@ class GraphStandIn:
             self.faults.latency = 0.0
             self.faults.concurrency_limit = None
             self.faults.peak.clear()
+            self.release()
             self.page_cap = None
             self.upload_sessions.clear()
             self.sent.clear()
@@ -477,6 +499,9 @@ class GraphStandIn:
         try:
             if self.faults.latency:
                 time.sleep(self.faults.latency)
+            held = self.faults.held
+            if held is not None and self.faults.held_mailbox in (None, mailbox_key):
+                held.wait(timeout=30)
             handler, params = self.router.match(request.method, segments)
             call = Call(
                 request=request,
@@ -660,14 +685,6 @@ def _kind(segments: list[str]) -> str:
     return "unknown"
 
 
-def client_credential_from_certificate(private_key_pem: bytes, certificate_pem: bytes) -> dict:
-    """MSAL's ``client_credential`` for a certificate: the key and the PEM certificate."""
-    return {
-        "private_key": private_key_pem.decode(),
-        "public_certificate": certificate_pem.decode(),
-    }
-
-
 def encode_id(identifier: str) -> str:
     """An id as a path segment: ``/``, ``+`` and ``=`` percent-encoded."""
     return quote(identifier, safe="")
@@ -677,6 +694,5 @@ __all__ = [
     "GraphStandIn",
     "LoggedRequest",
     "SentMail",
-    "client_credential_from_certificate",
     "encode_id",
 ]
