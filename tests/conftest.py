@@ -21,6 +21,9 @@ from tests.support.receiver import CallbackReceiver
 from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import Stack
 
+# The Microsoft Graph and identity platform stand-in: fixtures ``graph_standin`` and ``graph``.
+pytest_plugins = ["tests.support.graph.fixtures"]
+
 PG_URL = os.environ.get("APPROVALS_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("APPROVALS_TEST_REDIS_URL")
 BACKENDS = ["embedded", "postgres+redis"] if PG_URL and REDIS_URL else ["embedded"]
