@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.support.api import ApiUser
+from tests.support.graph.server import GraphStandIn
 from tests.support.receiver import CallbackReceiver
 from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import Stack
@@ -94,26 +95,34 @@ def make_stack(
     return Stack(kind, root, database.url, REDIS_URL, smtp.port, extra_env), database
 
 
-# A tenant the shared stack knows but never reaches: its keys are bound to no mailbox, so every
-# Microsoft 365 operation is refused (403 mailbox_not_allowed) before any Graph call.
-UNREACHED_GRAPH = {
-    "APPROVALS_GRAPH_TENANT_ID": "shared-stack",
-    "APPROVALS_GRAPH_CLIENT_ID": "shared-stack",
-    "APPROVALS_GRAPH_CLIENT_SECRET": "never-sent",
-    "APPROVALS_GRAPH_AUTHORITY_URL": "https://127.0.0.1:9",
-    "APPROVALS_GRAPH_API_URL": "https://127.0.0.1:9/v1.0",
-}
+# The app registration the shared stack uses against the Graph stand-in; tests that call Graph
+# register it there (the ``graph`` fixture starts each test with a stand-in wiped clean).
+GRAPH_APP_ID = "3f1c9a52-approvals-tests"
+GRAPH_APP_SECRET = "stand-in secret ~ 123456"
+
+
+def graph_env(standin: GraphStandIn) -> dict[str, str]:
+    """What points a stack at the stand-in: tenant, app, both URLs and the CA to trust."""
+    return {
+        "APPROVALS_GRAPH_TENANT_ID": standin.tenant_id,
+        "APPROVALS_GRAPH_CLIENT_ID": GRAPH_APP_ID,
+        "APPROVALS_GRAPH_CLIENT_SECRET": GRAPH_APP_SECRET,
+        "APPROVALS_GRAPH_AUTHORITY_URL": standin.base_url,
+        "APPROVALS_GRAPH_API_URL": standin.graph_url,
+        "APPROVALS_GRAPH_CA_BUNDLE": str(standin.ca_bundle_path),
+    }
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def stack(
     request: pytest.FixtureRequest,
     smtp: SmtpSink,
+    graph_standin: GraphStandIn,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     """The service on one backend, shared by the tests of a session."""
     root = tmp_path_factory.mktemp(request.param.replace("+", "-"))
-    running, database = make_stack(request.param, root, smtp, UNREACHED_GRAPH)
+    running, database = make_stack(request.param, root, smtp, graph_env(graph_standin))
     running.start()
     yield running
     running.stop()

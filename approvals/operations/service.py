@@ -102,7 +102,8 @@ def _same_request(earlier: Operation, fingerprint: str | None) -> Operation:
 
 def find(session: Session, client_id: str, operation_id: str) -> Operation:
     """The client's operation; another client's, an unknown or an expired one is 404."""
-    operation = session.get(Operation, operation_id)
+    # populate_existing: the worker changed the row since this session last saw it.
+    operation = session.get(Operation, operation_id, populate_existing=True)
     if operation is None or operation.client_id != client_id or operation.expires_at <= utcnow():
         raise NotFound("no such operation (results are kept for a limited time)", field="id")
     return operation

@@ -113,6 +113,10 @@ class Credentials:
         if app is None:
             return
         cache = app.token_cache
-        for item in cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
-            if item.get("secret") == token:
-                cache.remove_at(item)
+        stale = [
+            item
+            for item in cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)
+            if item.get("secret") == token
+        ]
+        for item in stale:
+            cache.remove_at(item)

@@ -118,7 +118,16 @@ def _folder(folder_path: str) -> str:
     return FOLDER_NAMES.get(name.lower(), name)
 
 
-def _listed_filter(params: dict[str, Any]) -> str:
+# Graph refuses a $filter that does not start with the $orderby property ("InefficientFilter"):
+# this condition, true of every message, leads every filter we send with that order.
+EVERY_MESSAGE = "receivedDateTime ge 1900-01-01T00:00:00Z"
+
+
+def _ordered(conditions: list[str]) -> str:
+    return " and ".join([EVERY_MESSAGE, *conditions]) if conditions else ""
+
+
+def _listed_filter(params: dict[str, Any]) -> list[str]:
     """The conditions Graph's $filter takes on messages; the rest are checked here."""
     parts = []
     if params.get("fetchOnlyUnread", True):
@@ -130,7 +139,7 @@ def _listed_filter(params: dict[str, Any]) -> str:
         parts.append(f"importance eq '{importance.lower()}'")
     if params.get("fetchOnlyFlagged"):
         parts.append("flag/flagStatus eq 'flagged'")
-    return " and ".join(parts)
+    return parts
 
 
 def _split(value: str | None) -> set[str]:
@@ -149,6 +158,16 @@ def _matches(message: dict[str, Any], params: dict[str, Any]) -> bool:
     ]
     if any(wanted and not wanted & have for wanted, have in checks):
         return False
+    if params.get("fetchOnlyUnread", True) and message.get("isRead"):
+        return False
+    if params.get("fetchOnlyWithAttachment") and not message.get("hasAttachments"):
+        return False
+    importance = params.get("importance") or "Any"
+    if importance != "Any" and str(message.get("importance", "")).lower() != importance.lower():
+        return False
+    flag = (message.get("flag") or {}).get("flagStatus")
+    if params.get("fetchOnlyFlagged") and flag is not None and flag != "flagged":
+        return False
     subject = params.get("subjectFilter")
     return not subject or subject.lower() in str(message.get("subject") or "").lower()
 
@@ -157,13 +176,15 @@ def get_emails_v3(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> R
     """GetEmailsV3: newest first, filtered, up to ``top``; Graph's pages followed as needed."""
     top = params.get("top", 10)
     query: dict[str, str] = {"$top": str(min(PAGE, max(top, 1)))}
+    conditions = _listed_filter(params)
     if params.get("searchQuery"):
-        query["$search"] = f'"{params["searchQuery"]}"'  # Graph sorts $search by relevance
+        # Graph takes no $filter or $orderby with $search (it sorts by relevance): the
+        # conditions are then checked here, on what the search found.
+        query["$search"] = f'"{params["searchQuery"]}"'
     else:
         query["$orderby"] = "receivedDateTime desc"
-    conditions = _listed_filter(params)
-    if conditions:
-        query["$filter"] = conditions
+        if conditions:
+            query["$filter"] = _ordered(conditions)
     path = f"/mailFolders/{segment(_folder(params.get('folderPath') or 'Inbox'))}/messages"
     found: list[dict[str, Any]] = []
     page = graph.request("GET", mailbox, path, params=query).json()
@@ -336,8 +357,8 @@ def get_emails(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Resu
         skip = 0
     else:
         query["$orderby"] = "receivedDateTime desc"
-    if params.get("fetchOnlyUnread", True):
-        query["$filter"] = "isRead eq false"
+    if params.get("fetchOnlyUnread", True) and "$search" not in query:
+        query["$filter"] = _ordered(["isRead eq false"])
     path = f"/mailFolders/{segment(_folder(params.get('folderPath') or 'Inbox'))}/messages"
     found = graph.collect(mailbox, path, query, top)
     value = []

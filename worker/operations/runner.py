@@ -74,8 +74,9 @@ def record(runtime: Runtime, operation_id: str, result: Result) -> None:
 def fail_unknown_outcomes(runtime: Runtime) -> int:
     """Sends and replies whose worker died mid-call: failed ``outcome_unknown``, never redone."""
     now = utcnow()
+    # 504: Graph's answer never reached us, so whether it sent is unknown.
     body = error_result(
-        500,
+        504,
         "outcome_unknown",
         "the worker stopped while Graph was sending; it may or may not have been sent, and it "
         "is not sent again. Check the mailbox's Sent Items.",

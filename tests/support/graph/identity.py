@@ -103,6 +103,9 @@ class Identity:
         self.tokens: dict[str, IssuedToken] = {}
         self.token_requests: list[TokenRequest] = []
         self.lock = threading.Lock()
+        # Graph's application ID URI in the global cloud; a national cloud's Graph has its own
+        # (https://graph.microsoft.us, ...), and so has this stand-in: its own origin.
+        self.resources = {GRAPH_RESOURCE}
 
     # -- registration -----------------------------------------------------------------------
 
@@ -392,7 +395,7 @@ class Identity:
             return "CompactToken parsing failed with error code: 80049217"
         if issued.expires_at <= time.time():
             return "Lifetime validation failed, the token is expired."
-        if issued.scope.rstrip("/").removesuffix("/.default") != GRAPH_RESOURCE:
+        if issued.scope.rstrip("/").removesuffix("/.default") not in self.resources:
             return "Access token validation failure. Invalid audience."
         return issued
 

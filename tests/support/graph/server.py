@@ -141,6 +141,7 @@ class GraphStandIn:
             ssl_context=context,
         )
         self.port = self._server.server_port
+        self.identity.resources.add(self.base_url)  # this stand-in's own Graph resource URI
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="graph-standin", daemon=True
         )
