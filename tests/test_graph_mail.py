@@ -9,6 +9,8 @@ over HTTPS, on both backends.
 from __future__ import annotations
 
 import base64
+import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,8 +21,9 @@ import pytest
 
 from approvals.mailboxes import set_mailboxes
 from tests.conftest import GRAPH_APP_ID, GRAPH_APP_SECRET
-from tests.support.api import ApiUser
+from tests.support.api import ApiUser, answer
 from tests.support.graph.server import GraphStandIn
+from tests.support.receiver import CallbackReceiver
 from tests.support.stack import Stack, eventually
 
 OWN = "requests@contoso.example"
@@ -275,3 +278,32 @@ def test_a_worker_killed_mid_send_reports_outcome_unknown_and_sends_nothing_twic
     assert reread.status_code == 200
     assert [m["subject"] for m in reread.json()["value"]] == ["before the crash"]
     assert [s.subject for s in tenant.sent] == ["crash"]  # Graph got it once; never again
+
+
+def test_an_approval_email_sent_through_graph_completes_the_loop(
+    stack: Stack, m365: ApiUser, tenant: GraphStandIn, receiver: CallbackReceiver
+) -> None:
+    path = receiver.new_path()
+    graph_worker = {"APPROVALS_MAIL_BACKEND": "graph", "APPROVALS_GRAPH_MAILBOX": SHARED}
+    with stack.worker_in_its_place("graph-mail", **graph_worker) as worker:
+        worker.start()
+        created = m365.subscribe(SHARED, receiver.url(path), Subject="Deploy 4.2?")
+
+        sent = eventually(lambda: [s for s in tenant.sent if s.subject == "Deploy 4.2?"])
+        # From the key's default mailbox (OWN), not the service's fallback (SHARED).
+        assert [(s.mailbox.lower(), s.recipients) for s in sent] == [(OWN, [SHARED])]
+        html = sent[0].message["body"]["content"]
+        assert sent[0].message["body"]["contentType"].lower() == "html"
+        links = [
+            link.replace("&amp;", "&") for link in re.findall(r'href="([^"]+/respond/[^"]+)"', html)
+        ]
+        assert len(links) == 2  # Approve, Reject
+
+        assert answer(links[0], comment="ship it").status_code == 200
+        [callback] = receiver.wait_for(path)
+
+    body = json.loads(callback.body)
+    assert body["SelectedOption"] == "Approve" and body["UserEmailAddress"] == SHARED
+    assert m365.state(created["id"])["status"] == "completed"
+    # The mail is in OWN's Sent Items and SHARED's inbox, as Graph keeps it.
+    assert [m["subject"] for m in listed(m365, mailboxAddress=SHARED)] == ["Deploy 4.2?"]
