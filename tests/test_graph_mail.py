@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -307,3 +308,76 @@ def test_an_approval_email_sent_through_graph_completes_the_loop(
     assert m365.state(created["id"])["status"] == "completed"
     # The mail is in OWN's Sent Items and SHARED's inbox, as Graph keeps it.
     assert [m["subject"] for m in listed(m365, mailboxAddress=SHARED)] == ["Deploy 4.2?"]
+
+
+CONNECTOR = json.loads(
+    (
+        Path(__file__).resolve().parent / "reference" / "office365-outlook-connector.swagger.json"
+    ).read_text()
+)["definitions"]
+
+
+def _fields(definition: str) -> set[str]:
+    return set(CONNECTOR[definition]["properties"])
+
+
+def test_the_deprecated_operations_still_work_in_their_own_shapes(
+    m365: ApiUser, tenant: GraphStandIn
+) -> None:
+    tenant.deliver(OWN, subject="old flow", sender="dave@fabrikam.example")
+    tenant.deliver(OWN, subject="older", sender="erin@fabrikam.example", is_read=True)
+
+    old = m365.http.get("/Mail", params={"fetchOnlyUnread": "false", "top": "5"})
+    assert old.status_code == 200, old.text
+    assert [m["Subject"] for m in old.json()] == ["older", "old flow"]
+    assert set(old.json()[0]) <= _fields("ClientReceiveMessageStringEnums")
+    assert old.json()[1]["From"] == "dave@fabrikam.example"
+    assert [m["Subject"] for m in m365.http.get("/Mail", params={"skip": "1"}).json()] == []
+    message_id = quote(old.json()[1]["Id"], safe="")
+
+    assert m365.http.post(f"/Mail/MarkAsRead/{message_id}").status_code == 200
+    assert m365.http.get(f"/v2/Mail/{message_id}").json()["isRead"] is True
+
+    replied = m365.http.post(
+        f"/Mail/ReplyTo/{message_id}", params={"comment": "Noted.", "replyAll": "false"}
+    )
+    assert replied.status_code == 200, replied.text
+    sent = m365.http.post(
+        "/Mail",
+        json={"To": "frank@fabrikam.example", "Subject": "plain", "Body": "a < b", "IsHtml": False},
+    )
+    assert sent.status_code == 200, sent.text
+    reply, plain = tenant.sent
+    assert reply.recipients == ["dave@fabrikam.example"]
+    assert plain.message["body"]["contentType"].lower() == "text"
+    assert plain.message["body"]["content"] == "a < b"
+
+    assert m365.http.delete(f"/Mail/{message_id}").status_code == 200
+    assert m365.http.get(f"/v2/Mail/{message_id}").status_code == 404
+
+
+def test_answers_use_the_connectors_field_names(m365: ApiUser, tenant: GraphStandIn) -> None:
+    tenant.deliver(OWN, subject="shape", attachments=[("a.txt", b"a", "text/plain")])
+    [message] = listed(m365, includeAttachments="true")
+    assert set(message) <= _fields("GraphClientReceiveMessage")
+    assert set(message["attachments"][0]) <= _fields("GraphClientReceiveFileAttachment")
+    assert {"id", "subject", "from", "toRecipients", "receivedDateTime"} <= set(message)
+
+
+def test_no_token_or_secret_reaches_the_logs(
+    stack: Stack, m365: ApiUser, tenant: GraphStandIn
+) -> None:
+    tenant.deliver(OWN, subject="private body text 7Q2")
+    assert m365.http.get("/v3/Mail").status_code == 200
+    assert (
+        m365.http.post(
+            "/v2/Mail", json={"To": SHARED, "Subject": "s", "Body": "<p>secret body 9X4</p>"}
+        ).status_code
+        == 200
+    )
+    tokens = list(tenant.identity.tokens)
+    assert tokens
+    logs = "\n".join(log.read_text(errors="replace") for log in stack.root.glob("*.log"))
+    assert "/v3/Mail" in logs  # the access log is there
+    for secret in (GRAPH_APP_SECRET, *tokens, "private body text 7Q2", "secret body 9X4"):
+        assert secret not in logs
