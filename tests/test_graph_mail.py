@@ -381,3 +381,28 @@ def test_no_token_or_secret_reaches_the_logs(
     assert "/v3/Mail" in logs  # the access log is there
     for secret in (GRAPH_APP_SECRET, *tokens, "private body text 7Q2", "secret body 9X4"):
         assert secret not in logs
+
+
+def test_an_attachment_of_3_mb_or_more_goes_through_an_upload_session(
+    m365: ApiUser, tenant: GraphStandIn
+) -> None:
+    big = bytes(range(256)) * (3 * 4096 + 100)  # a little over 3 MB
+    email = {
+        "To": "partner@fabrikam.example",
+        "Subject": "the build",
+        "Body": "<p>attached</p>",
+        "Attachments": [
+            {"Name": "build.zip", "ContentBytes": base64.b64encode(big).decode()},
+            {"Name": "notes.txt", "ContentBytes": base64.b64encode(b"small").decode()},
+        ],
+    }
+
+    answer = m365.http.post("/v2/Mail", json=email, timeout=60)
+
+    assert answer.status_code == 200, answer.text
+    [sent] = tenant.sent
+    sizes = {a["name"]: a.get("size") for a in sent.attachments}
+    assert sizes == {"build.zip": len(big), "notes.txt": 5}
+    assert [r.path.rsplit("/", 1)[-1] for r in tenant.requests()].count("createUploadSession") == 1
+    uploads = tenant.requests(kind="upload")
+    assert uploads and all("authorization" not in r.headers for r in uploads)

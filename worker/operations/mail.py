@@ -8,9 +8,12 @@ output definition (``GraphClientReceiveMessage``, ``BatchResponse[...]``, ...).
 from __future__ import annotations
 
 import base64
+import mimetypes
 from typing import Any
 
+from worker.graph import sending
 from worker.graph.client import GraphClient, GraphError, segment
+from worker.graph.sending import File
 from worker.operations.results import Result, bytes_result, empty_result, json_result
 
 # Graph's page size when we list: we filter some fields ourselves, so read generously.
@@ -231,9 +234,7 @@ def send_email_v2(
             message[theirs] = _recipients(email[ours])
     if email.get("From"):
         message["from"] = {"emailAddress": {"address": email["From"]}}
-    if email.get("Attachments"):
-        message["attachments"] = _file_attachments(email["Attachments"])
-    graph.request("POST", mailbox, "/sendMail", json={"message": message, "saveToSentItems": True})
+    sending.send(graph, mailbox, message, _files(email.get("Attachments")))
     return empty_result()
 
 
@@ -254,22 +255,26 @@ def mark_as_read(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Re
     return empty_result()
 
 
-def _file_attachments(attachments: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+def _files(attachments: list[dict[str, Any]] | None) -> list[File]:
+    """The connector's ``{Name, ContentBytes}`` attachments as files, typed by their name."""
     return [
-        {
-            "@odata.type": "#microsoft.graph.fileAttachment",
-            "name": a["Name"],
-            "contentBytes": a["ContentBytes"],
-        }
+        File(
+            a["Name"],
+            base64.b64decode(a["ContentBytes"]),
+            mimetypes.guess_type(a["Name"])[0] or "application/octet-stream",
+        )
         for a in attachments or ()
     ]
 
 
 def reply_to(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
     """ReplyTo: Graph's reply (or replyAll) with the comment, so the answer threads."""
-    action = "replyAll" if params.get("replyAll") else "reply"
-    graph.request(
-        "POST", mailbox, f"{_message_path(params)}/{action}", json={"comment": params["comment"]}
+    sending.reply(
+        graph,
+        mailbox,
+        params["messageId"],
+        reply_all=bool(params.get("replyAll")),
+        comment=params["comment"],
     )
     return empty_result()
 
@@ -285,10 +290,14 @@ def reply_to_v3(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Res
         message["subject"] = given["Subject"]
     if given.get("Importance"):
         message["importance"] = given["Importance"].lower()
-    if given.get("Attachments"):
-        message["attachments"] = _file_attachments(given["Attachments"])
-    action = "replyAll" if given.get("ReplyAll") else "reply"
-    graph.request("POST", mailbox, f"{_message_path(params)}/{action}", json={"message": message})
+    sending.reply(
+        graph,
+        mailbox,
+        params["messageId"],
+        reply_all=bool(given.get("ReplyAll")),
+        message=message,
+        files=_files(given.get("Attachments")),
+    )
     return empty_result()
 
 
