@@ -406,3 +406,65 @@ def test_an_attachment_of_3_mb_or_more_goes_through_an_upload_session(
     assert [r.path.rsplit("/", 1)[-1] for r in tenant.requests()].count("createUploadSession") == 1
     uploads = tenant.requests(kind="upload")
     assert uploads and all("authorization" not in r.headers for r in uploads)
+
+
+def test_throttling_that_outlasts_the_retries_is_a_429_with_retry_after(
+    m365: ApiUser, tenant: GraphStandIn
+) -> None:
+    tenant.throttle(50, retry_after=1)
+
+    answer = m365.http.get("/v3/Mail")
+
+    assert answer.status_code == 429, answer.text
+    assert int(answer.headers["Retry-After"]) >= 1
+    assert answer.json()["error"]["code"] == "TooManyRequests"
+    throttled = [r for r in tenant.requests() if r.status == 429]
+    assert 2 <= len(throttled) <= 5  # bounded: a few retries, then the caller decides
+
+
+def test_a_busy_mailbox_gets_its_limit_and_does_not_starve_the_others(
+    stack: Stack, m365: ApiUser, tenant: GraphStandIn
+) -> None:
+    tenant.deliver(OWN, subject="own")
+    tenant.deliver(SHARED, subject="shared")
+    with stack.worker_in_its_place("mailbox-limit", APPROVALS_GRAPH_MAILBOX_CONCURRENCY="2") as w:
+        w.start()
+        tenant.hold(OWN)
+        busy = [
+            m365.http.get("/v3/Mail", headers={"Prefer": "respond-async"}).headers["Location"]
+            for _ in range(4)
+        ]
+        eventually(lambda: tenant.in_flight(OWN) == 2)
+
+        # All four worker threads could be waiting on OWN; SHARED is answered all the same.
+        other = m365.http.get("/v3/Mail", params={"mailboxAddress": SHARED})
+        assert other.status_code == 200, other.text
+        assert [m["subject"] for m in other.json()["value"]] == ["shared"]
+        assert tenant.in_flight(OWN) == 2
+
+        tenant.release()
+        done = [eventually(lambda url=url: _ended(m365, url)) for url in busy]
+
+    assert [r.status_code for r in done] == [200] * 4
+    assert tenant.peak_concurrency(OWN) == 2
+
+
+def _ended(m365: ApiUser, location: str) -> httpx.Response | None:
+    polled = m365.http.get(location)
+    return polled if polled.status_code != 202 else None
+
+
+def test_an_id_from_another_mailbox_is_not_found_in_the_keys_own(
+    m365: ApiUser, tenant: GraphStandIn
+) -> None:
+    tenant.deliver(FOREIGN, subject="board minutes")
+    tenant.deliver(SHARED, subject="team notes")
+    shared_id = listed(m365, mailboxAddress=SHARED)[0]["id"]
+
+    # Asked in OWN (the key's default), the id of a message in SHARED does not exist.
+    answer = m365.http.get(f"/v2/Mail/{quote(shared_id, safe='')}")
+    assert answer.status_code == 404
+    found = m365.http.get(
+        f"/v2/Mail/{quote(shared_id, safe='')}", params={"mailboxAddress": SHARED}
+    )
+    assert found.status_code == 200 and found.json()["subject"] == "team notes"

@@ -22,12 +22,19 @@ ALL_QUEUES = ("callbacks", "mail", "graph", "approvals")
 # Mail and callback tasks take a list of row ids, at most this many: a batch is claimed, sent
 # and recorded in a few statements, yet small enough to spread over the worker's threads.
 BATCH_SIZE = 20
+# A connector operation is one message: someone waits for each, and each may take seconds.
+BATCH_SIZES = {Job.RUN_OPERATION: 1}
 
 
 def batches(ids: Sequence[str], size: int = BATCH_SIZE) -> Iterator[list[str]]:
     """``ids`` in order, in lists of at most ``size``."""
     for start in range(0, len(ids), size):
         yield list(ids[start : start + size])
+
+
+def batch_size(task_name: str) -> int:
+    """How many ids one message of ``task_name`` carries."""
+    return BATCH_SIZES.get(Job(task_name), BATCH_SIZE) if task_name in set(Job) else BATCH_SIZE
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

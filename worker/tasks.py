@@ -17,7 +17,12 @@ from approvals.store.models import utcnow
 from worker.celery_app import batches
 from worker.mail.backends import MailBackend, backend_for
 from worker.mail.sending import send_batch
-from worker.operations.runner import fail_unknown_outcomes, forget_expired, run_batch
+from worker.operations.runner import (
+    BUSY_MAILBOX_DELAY_SECONDS,
+    fail_unknown_outcomes,
+    forget_expired,
+    run_batch,
+)
 from worker.runtime import current_runtime
 from worker.webhooks.delivery import deliver_batch
 
@@ -84,8 +89,13 @@ def deliver_callback(self: Task, delivery_ids: str | list[str]) -> dict[str, int
 
 @shared_task(bind=True, acks_late=True, name=Job.RUN_OPERATION)
 def run_operations(self: Task, operation_ids: str | list[str]) -> dict[str, int]:
-    """Run connector operations against Graph, one after another on this thread."""
-    return dict(Counter(run_batch(current_runtime(), _ids(operation_ids)).values()))
+    """Run connector operations against Graph, one after another on this thread; those whose
+    mailbox is busy come back shortly."""
+    outcomes = run_batch(current_runtime(), _ids(operation_ids))
+    busy = [operation_id for operation_id, status in outcomes.items() if status == "busy"]
+    if busy:
+        self.apply_async(args=(busy,), countdown=BUSY_MAILBOX_DELAY_SECONDS)
+    return dict(Counter(outcomes.values()))
 
 
 @shared_task(bind=True, acks_late=True, name=Job.SWEEP)

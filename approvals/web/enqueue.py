@@ -21,7 +21,7 @@ import time
 from celery import Celery
 
 from approvals.store.jobs import Job
-from worker.celery_app import batches
+from worker.celery_app import batch_size, batches
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _take_waiting() -> dict[tuple[Celery, str], list[str]]:
 def _publish_forever() -> None:
     while True:
         for (celery, name), ids in _take_waiting().items():
-            for batch in batches(ids):
+            for batch in batches(ids, batch_size(name)):
                 try:
                     celery.send_task(name, args=(batch,), retry=False)
                 except Exception:  # noqa: BLE001 - any broker failure is covered by the sweeper

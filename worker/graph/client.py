@@ -1,8 +1,9 @@
 """Calls to Microsoft Graph v1.0 for one mailbox at a time, as Graph asks clients to behave.
 
 - At most ``APPROVALS_GRAPH_MAILBOX_CONCURRENCY`` (4) requests in flight per mailbox and
-  process (Graph's ``MailboxConcurrency`` limit); the rest wait their turn, so one busy mailbox
-  does not hold every thread while the others wait.
+  process (Graph's ``MailboxConcurrency`` limit). An operation reserves its mailbox's slot up
+  front (:meth:`GraphClient.reserve`) and, when none is free, goes back to the broker instead
+  of holding a thread, so one busy mailbox does not starve the others.
 - 429, 503 and 504 are retried after ``Retry-After`` (a few times, within a bounded total);
   then :class:`GraphError` carries Graph's answer and when to try again.
 - ``Prefer: IdType="ImmutableId"`` on every request: an id a caller keeps survives the
@@ -88,9 +89,9 @@ class GraphClient:
         )
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._slots_lock = threading.Lock()
+        self._held = threading.local()
 
-    @contextmanager
-    def _slot(self, mailbox: str) -> Iterator[None]:
+    def _semaphore(self, mailbox: str) -> threading.BoundedSemaphore:
         key = mailbox.lower()
         with self._slots_lock:
             slot = self._slots.get(key)
@@ -98,7 +99,29 @@ class GraphClient:
                 slot = self._slots[key] = threading.BoundedSemaphore(
                     self.settings.graph_mailbox_concurrency
                 )
-        with slot:
+            return slot
+
+    def reserve(self, mailbox: str) -> bool:
+        """Take one of ``mailbox``'s slots for this thread's next calls, if one is free now.
+
+        An operation reserves before it starts, and a busy mailbox's operation waits in the
+        broker instead of holding a worker thread the other mailboxes need.
+        """
+        if not self._semaphore(mailbox).acquire(blocking=False):
+            return False
+        self._held.mailboxes = {*getattr(self._held, "mailboxes", set()), mailbox.lower()}
+        return True
+
+    def unreserve(self, mailbox: str) -> None:
+        self._held.mailboxes = getattr(self._held, "mailboxes", set()) - {mailbox.lower()}
+        self._semaphore(mailbox).release()
+
+    @contextmanager
+    def _slot(self, mailbox: str) -> Iterator[None]:
+        if mailbox.lower() in getattr(self._held, "mailboxes", set()):
+            yield  # this thread reserved a slot for its whole operation
+            return
+        with self._semaphore(mailbox):
             yield
 
     def request(

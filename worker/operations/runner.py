@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import delete, update
 
@@ -23,8 +24,14 @@ from worker.operations.results import Result, error_result, graph_error_result
 log = logging.getLogger(__name__)
 
 
+# An operation whose mailbox has no free slot comes back this much later.
+BUSY_MAILBOX_DELAY_SECONDS = 0.2
+
+
 def run_batch(runtime: Runtime, operation_ids: Sequence[str]) -> dict[str, str]:
-    """Run whichever of ``operation_ids`` are owed; each one's final status."""
+    """Run whichever of ``operation_ids`` are owed; each one's final status, or ``busy`` for
+    one given back because its mailbox has all its requests in flight (the caller enqueues it
+    again after :data:`BUSY_MAILBOX_DELAY_SECONDS`)."""
     with runtime.db.engine.begin() as conn:
         claimed = OPERATIONS.claim(
             conn,
@@ -34,10 +41,23 @@ def run_batch(runtime: Runtime, operation_ids: Sequence[str]) -> dict[str, str]:
             returning=(Operation.name, Operation.mailbox, Operation.params),
         )
     outcomes: dict[str, str] = {}
+    graph = graph_client(runtime.settings)
+    busy = []
     for row in claimed:
-        result = _run(runtime, row.id, row.name, row.mailbox, row.params)
+        if not graph.reserve(row.mailbox):
+            busy.append(row.id)
+            continue
+        try:
+            result = _run(runtime, row.id, row.name, row.mailbox, row.params)
+        finally:
+            graph.unreserve(row.mailbox)
         record(runtime, row.id, result)
         outcomes[row.id] = "succeeded" if result.succeeded else "failed"
+    if busy:
+        later = utcnow() + timedelta(seconds=BUSY_MAILBOX_DELAY_SECONDS)
+        with runtime.db.engine.begin() as conn:
+            OPERATIONS.give_back(conn, busy, due=later, message_expected=True)
+        outcomes.update((operation_id, "busy") for operation_id in busy)
     return outcomes
 
 
