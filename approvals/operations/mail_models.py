@@ -154,10 +154,3 @@ class BatchResponseGraphClientReceiveMessage(BaseModel):
     """``BatchResponse[GraphClientReceiveMessage]``: GetEmailsV3's answer."""
 
     value: list[GraphClientReceiveMessage]
-
-
-class OperationPending(BaseModel):
-    """The 202 while an operation runs: poll ``Location`` after ``Retry-After`` seconds."""
-
-    id: str
-    status: Literal["due", "running"]

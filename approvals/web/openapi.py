@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import approvals
-from approvals.operations.mail_models import OperationPending
+from approvals.operations.answers import OperationPending
 from approvals.web.answers import ErrorBody
 
 if TYPE_CHECKING:
