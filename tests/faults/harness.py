@@ -137,8 +137,11 @@ class _HoldingHandler(_Handler):
     ) -> str:
         reply = await super().handle_DATA(server, session, envelope)
         assert isinstance(self.sink, HoldingSink)
-        while not self.sink.release.is_set():
-            await asyncio.sleep(0.02)
+        # Wait for the release on a thread, a second at a time, so the server's loop goes on
+        # and a stopped server leaves no thread waiting for long.
+        loop = asyncio.get_running_loop()
+        while not await loop.run_in_executor(None, self.sink.release.wait, 1.0):
+            pass
         return reply
 
 
@@ -158,6 +161,10 @@ class HoldingSink(SmtpSink):
             self.port = free_port()
         self._controller = Controller(_HoldingHandler(self), hostname="127.0.0.1", port=self.port)
         self._controller.start()
+
+    def stop(self) -> None:
+        self.release.set()  # nothing stays held by a server that is going away
+        super().stop()
 
 
 @contextmanager
@@ -458,7 +465,7 @@ class FaultRun:
 
         def loop() -> None:
             while not self._stop_confirming.is_set() and self.confirm_ready():
-                time.sleep(0.05)
+                self._stop_confirming.wait(0.05)  # for more mail, or to be told to stop
 
         self._confirmer = threading.Thread(target=loop, daemon=True)
         self._confirmer.start()
