@@ -38,6 +38,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from approvals.approval.owner import KIND as APPROVAL_KIND
 from approvals.store.models import (
     Delivery,
     DeliveryAttempt,
@@ -545,13 +546,13 @@ class FaultRun:
             deliveries = session.execute(
                 select(
                     Delivery.id,
-                    Delivery.subscription_id,
+                    Delivery.owner_id.label("subscription_id"),
                     Delivery.webhook_id,
                     Delivery.status,
                     Delivery.attempt_count,
                     Delivery.payload,
                     recorded.label("recorded"),
-                ).where(Delivery.client_id == self.client_id)
+                ).where(Delivery.client_id == self.client_id, Delivery.owner_kind == APPROVAL_KIND)
             ).all()
         return {
             "subscriptions": subscriptions,
