@@ -164,10 +164,9 @@ def restart_redis(port: int) -> None:
 
 
 @contextmanager
-def restarting(process: ServiceProcess) -> Iterator[list[int]]:
+def restarting(process: ServiceProcess, run: FaultRun) -> Iterator[None]:
     """Start ``process`` again whenever it exits, as compose's restart policy and ``approvals
-    run`` do, until the block ends; yields the exit codes seen."""
-    exits: list[int] = []
+    run`` do, until the block ends; each restart is noted in the run's figures."""
     done = threading.Event()
 
     def watch() -> None:
@@ -178,13 +177,13 @@ def restarting(process: ServiceProcess) -> Iterator[list[int]]:
             except subprocess.TimeoutExpired:
                 continue
             if not done.is_set():
-                exits.append(code)
+                run.note(f"{process.command[0]} exited ({code}) and was restarted")
                 process.start()
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        yield exits
+        yield
     finally:
         done.set()
         watcher.join()
@@ -202,14 +201,12 @@ def test_redis_restarted(env: FaultEnv) -> None:
     backlog(env, run)
     run.start_confirming()
     run.wait_emailed(len(run.addresses) // 3)
-    at_restart = run.emailed()
+    run.note(f"restarted at {run.emailed()}/{len(run.addresses)} mails")
     # kombu's Redis transport can die reconnecting (AttributeError in restore_unacked), at
     # once or later; the worker then exits and comes back, as it would in production.
-    with restarting(env.stack.worker) as exits:
+    with restarting(env.stack.worker, run):
         restart_redis(urlsplit(env.stack.env["APPROVALS_BROKER_URL"]).port or 6379)
         run.confirm_all()
-        note = f"; worker exited {exits} and was restarted" if exits else ""
-        run.note(f"restarted at {at_restart}/{len(run.addresses)} mails{note}")
         run.settle()
 
 
