@@ -97,4 +97,8 @@ def test_run_serves_and_stops_all_its_processes_on_sigterm(tmp_path: Path) -> No
             )
     finally:
         if process.poll() is None:
-            process.kill()
+            process.terminate()  # `approvals run` stops its web, worker and beat on SIGTERM
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
