@@ -28,7 +28,10 @@ from tests.support.receiver import CallbackReceiver
 from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import Stack, eventually
 
-SCHEMATHESIS_EXAMPLES = 40  # per operation and mode: (6 x 2 + 2) x 40 = 560 cases
+# Per operation and mode: every operation of the document with valid and with invalid data,
+# and each POST again with a deliverable address, 40 cases each (26 operations and 9 POSTs
+# today: (26 x 2 + 9) x 40 = 2440 cases per backend; the test prints the count).
+SCHEMATHESIS_EXAMPLES = 40
 MUTATION_EXAMPLES = 200
 CHECKS = [
     "not_a_server_error",
@@ -49,6 +52,13 @@ def bounded(max_examples: int) -> settings:
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
+
+
+def sent(value: object) -> bool:
+    """Whether a query parameter with this value appears in the URL at all."""
+    if isinstance(value, (list, tuple, dict)):
+        return any(item is not None for item in value)
+    return value is not None
 
 
 def mail_statuses(stack: Stack, client_id: str) -> set[str]:
@@ -115,6 +125,10 @@ def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_schema(
         @bounded(SCHEMATHESIS_EXAMPLES)
         @given(case=operation.as_strategy(generation_mode=mode))
         def run(case: schemathesis.Case) -> None:
+            if mode == schemathesis.GenerationMode.NEGATIVE:
+                # A query parameter of None, [] or {} is not sent at all: a case made invalid by
+                # one is valid on the wire, and the 2xx it rightly gets would count as a failure.
+                assume(all(sent(value) for value in (case.query or {}).values()))
             if deliverable and isinstance(case.body, dict):
                 # Random To and NotificationUrl are refused up front; with real ones the other
                 # fields' random values travel on to the database, the mail and the pages.
@@ -319,8 +333,14 @@ def test_very_deep_json_is_a_400_and_saves_nothing(
 def test_json_nested_just_under_the_parser_limit_is_never_a_500(
     stack: Stack, api: ApiUser, hook: str, address: str
 ) -> None:
+    """Every depth up to the limit is accepted and stored, every depth past it refused with
+    nothing stored; no depth in between gives anything else (a 500 was found here)."""
+    before = stack.subscription_count(api.id)
+    answered: list[httpx.Response] = []
+
     def status(depth: int) -> int:
-        return post_raw(api, nested(depth, hook, address)).status_code
+        answered.append(post_raw(api, nested(depth, hook, address)))
+        return answered[-1].status_code
 
     # The smallest depth the parser refuses, found by bisection (a 500 counts as parsed).
     low, high = 1, 5000
@@ -332,7 +352,15 @@ def test_json_nested_just_under_the_parser_limit_is_never_a_500(
         else:
             low = middle
     answers = {depth: status(depth) for depth in range(high - 12, high + 3)}
-    assert all(code in (201, 400) for code in answers.values()), answers
+    assert answers == {depth: 201 if depth < high else 400 for depth in answers}, answers
+    for response in answered:
+        if response.status_code == 400:
+            assert assert_refused(response, 400)["code"] == "malformed_json"
+    created = [response.json()["id"] for response in answered if response.status_code == 201]
+    assert stack.subscription_count(api.id) - before == len(created)
+    deepest = api.state(created[-1])
+    assert deepest["notificationUrl"] == hook
+    assert [r["address"] for r in deepest["recipients"]] == [address]
 
 
 LIMIT = 10 * 1024 * 1024  # APPROVALS_MAX_REQUEST_BYTES default
@@ -414,12 +442,20 @@ def test_megabytes_of_options_are_refused_never_a_500(
 INJECTIONS = ["\r\n", "\n", "\r", "\r\n ", "\r\n\r\n", "\u2028", "\x85"]
 
 
+def words(text: str) -> list[str]:
+    """The text split at any whitespace (line breaks included), as folding leaves it."""
+    return text.split()
+
+
 @pytest.mark.parametrize("newline", INJECTIONS, ids=[repr(n) for n in INJECTIONS])
 def test_line_breaks_in_the_subject_cannot_add_headers_or_recipients(
     api: ApiUser, smtp: SmtpSink, hook: str, address: str, newline: str
 ) -> None:
+    """Accepted and stored as sent; in the mail the line breaks are spaces, so the text stays
+    in the Subject header and the attachment's file name, and starts no header of its own."""
     hidden = address.replace("person-", "bcc-")
     subject = f"Deploy?{newline}Bcc: {hidden}{newline}X-Injected: yes"
+    name = f"notes.txt{newline}Bcc: {hidden}"
     response = api.http.post(
         APPROVAL,
         json={
@@ -427,20 +463,23 @@ def test_line_breaks_in_the_subject_cannot_add_headers_or_recipients(
             "Message": {
                 "To": address,
                 "Subject": subject,
-                "Attachments": [
-                    {"Name": f"notes.txt{newline}Bcc: {hidden}", "ContentBytes": "aGk="}
-                ],
+                "Attachments": [{"Name": name, "ContentBytes": "aGk="}],
             },
         },
     )
-    assert response.status_code in (201, 400, 422), response.text
-    if response.status_code != 201:
-        return  # refusing is fine too; the point is that nothing reaches a mail header
+    assert response.status_code == 201, response.text
+    stored = api.state(response.json()["id"])["message"]
+    assert stored["Subject"] == subject
+    assert stored["Attachments"] == [{"Name": name}]
     message = smtp.wait_for(address)[0]
     assert message.get_all("Subject") and len(message.get_all("Subject")) == 1
+    assert words(str(message["Subject"])) == words(subject)
     assert message.get_all("Bcc") is None and message.get_all("X-Injected") is None
     assert len(message.get_all("To")) == 1 and message["To"] == address
     assert "\n" not in str(message["Subject"]) and "\r" not in str(message["Subject"])
+    [attachment] = list(message.iter_attachments())
+    assert words(attachment.get_filename()) == words(name)
+    assert attachment.get_content() == b"hi"
     assert smtp.messages_for(hidden) == []
     headers = message.as_bytes().split(b"\r\n\r\n", 1)[0].split(b"\n\r\n", 1)[0]
     assert b"\nBcc:" not in headers and b"\nX-Injected:" not in headers
@@ -523,38 +562,47 @@ def test_bodies_that_are_not_utf8_are_a_400_and_save_nothing(
 # --- NUL characters ------------------------------------------------------------------------
 
 
-def test_nul_in_a_comment_is_recorded_or_refused_never_a_500(
-    stack: Stack,
+def test_nul_in_a_comment_is_dropped_and_the_rest_recorded(
     api: ApiUser,
     smtp: SmtpSink,
     receiver: CallbackReceiver,
     address: str,
 ) -> None:
-    hook = receiver.url(receiver.new_path())
-    created = api.subscribe(address, hook)
+    """PostgreSQL text cannot hold NUL: the page drops it and records the rest of the comment,
+    and the callback carries what was recorded."""
+    path = receiver.new_path()
+    created = api.subscribe(address, receiver.url(path))
     link = option_links(smtp.wait_for(address)[0])[0]
     form = confirm_form(httpx.get(link).text)
     posted = httpx.post(link.split("?")[0], data={**form, "comment": "before\x00after"})
-    assert posted.status_code in (200, 400), posted.text[:300]
-    if posted.status_code == 200:
-        assert api.state(created["id"])["status"] == "completed"
-
-
-def test_nul_in_an_option_is_refused_or_can_be_chosen(
-    stack: Stack,
-    api: ApiUser,
-    smtp: SmtpSink,
-    receiver: CallbackReceiver,
-    address: str,
-) -> None:
-    hook = receiver.url(receiver.new_path())
-    response = api.http.post(
-        APPROVAL,
-        json={"NotificationUrl": hook, "Message": {"To": address, "Options": "Go\x00on, Stop"}},
-    )
-    assert response.status_code in (201, 400, 422), response.text
-    if response.status_code != 201:
-        return
-    link = option_links(smtp.wait_for(address)[0])[0]
-    posted = httpx.post(link.split("?")[0], data=confirm_form(httpx.get(link).text))
     assert posted.status_code == 200, posted.text[:300]
+    state = api.state(created["id"])
+    assert state["status"] == "completed"
+    assert state["response"]["SelectedOption"] == "Approve"
+    assert state["response"]["Comment"] == "beforeafter"
+    [callback] = receiver.wait_for(path)
+    assert json.loads(callback.body)["Comment"] == "beforeafter"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        pytest.param({"Options": "Go\x00on, Stop"}, id="option"),
+        pytest.param({"Subject": "Ready\x00?"}, id="subject"),
+        pytest.param({"Body": "line\x00"}, id="body"),
+        pytest.param({"HeaderText": "\x00"}, id="header-text"),
+        pytest.param({"SelectionText": "pick\x00one"}, id="selection-text"),
+        pytest.param({"Attachments": [{"Name": "a\x00.txt", "ContentBytes": "aGk="}]}, id="file"),
+        pytest.param({"Unknown": "ignored\x00field"}, id="ignored-field"),
+    ],
+)
+def test_nul_anywhere_in_a_request_is_a_400_and_saves_nothing(
+    stack: Stack, api: ApiUser, hook: str, address: str, message: dict[str, object]
+) -> None:
+    before = stack.subscription_count(api.id)
+    response = api.http.post(
+        APPROVAL, json={"NotificationUrl": hook, "Message": {"To": address, **message}}
+    )
+    error = assert_refused(response, 400)
+    assert error["code"] == "invalid_characters", error
+    assert stack.subscription_count(api.id) == before

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from email import policy
 from pathlib import Path
 
@@ -72,16 +71,19 @@ def test_run_serves_and_stops_all_its_processes_on_sigterm(tmp_path: Path) -> No
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+    def serving() -> bool:
+        assert process.poll() is None, (tmp_path / "run.log").read_text()
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError((tmp_path / "run.log").read_text())
+        try:
+            eventually(serving, timeout=30, interval=0.2)
+        except AssertionError as exc:
+            raise AssertionError((tmp_path / "run.log").read_text()) from exc
         children = subprocess.run(
             ["pgrep", "-P", str(process.pid)], capture_output=True, text=True
         ).stdout.split()
@@ -95,4 +97,8 @@ def test_run_serves_and_stops_all_its_processes_on_sigterm(tmp_path: Path) -> No
             )
     finally:
         if process.poll() is None:
-            process.kill()
+            process.terminate()  # `approvals run` stops its web, worker and beat on SIGTERM
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -38,6 +38,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from approvals.approval.owner import KIND as APPROVAL_KIND
 from approvals.store.models import (
     Delivery,
     DeliveryAttempt,
@@ -137,8 +138,11 @@ class _HoldingHandler(_Handler):
     ) -> str:
         reply = await super().handle_DATA(server, session, envelope)
         assert isinstance(self.sink, HoldingSink)
-        while not self.sink.release.is_set():
-            await asyncio.sleep(0.02)
+        # Wait for the release on a thread, a second at a time, so the server's loop goes on
+        # and a stopped server leaves no thread waiting for long.
+        loop = asyncio.get_running_loop()
+        while not await loop.run_in_executor(None, self.sink.release.wait, 1.0):
+            pass
         return reply
 
 
@@ -158,6 +162,10 @@ class HoldingSink(SmtpSink):
             self.port = free_port()
         self._controller = Controller(_HoldingHandler(self), hostname="127.0.0.1", port=self.port)
         self._controller.start()
+
+    def stop(self) -> None:
+        self.release.set()  # nothing stays held by a server that is going away
+        super().stop()
 
 
 @contextmanager
@@ -458,7 +466,7 @@ class FaultRun:
 
         def loop() -> None:
             while not self._stop_confirming.is_set() and self.confirm_ready():
-                time.sleep(0.05)
+                self._stop_confirming.wait(0.05)  # for more mail, or to be told to stop
 
         self._confirmer = threading.Thread(target=loop, daemon=True)
         self._confirmer.start()
@@ -538,13 +546,13 @@ class FaultRun:
             deliveries = session.execute(
                 select(
                     Delivery.id,
-                    Delivery.owner_id,
+                    Delivery.owner_id.label("subscription_id"),
                     Delivery.webhook_id,
                     Delivery.status,
                     Delivery.attempt_count,
                     Delivery.payload,
                     recorded.label("recorded"),
-                ).where(Delivery.client_id == self.client_id)
+                ).where(Delivery.client_id == self.client_id, Delivery.owner_kind == APPROVAL_KIND)
             ).all()
         return {
             "subscriptions": subscriptions,
@@ -587,7 +595,7 @@ class FaultRun:
         mails = self.mail_counts()
         by_address = {r.address: r for r in rows["recipients"]}
         responses = {r.subscription_id: r for r in rows["responses"]}
-        deliveries = {d.owner_id: d for d in rows["deliveries"]}
+        deliveries = {d.subscription_id: d for d in rows["deliveries"]}
         status = {s.id: s.status for s in rows["subscriptions"]}
 
         # Callbacks as the receiver saw them, answered 2xx, grouped by webhook-id.

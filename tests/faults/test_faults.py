@@ -13,13 +13,17 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.faults.harness import FaultEnv, FaultRun, HoldingSink
 from tests.support.api import ApiUser, answer, option_links
+from tests.support.processes import ServiceProcess
 from tests.support.receiver import Reply
 from tests.support.stack import eventually
 
@@ -119,45 +123,70 @@ def test_redis_loses_every_message(env: FaultEnv) -> None:
     assert figures.callback_duplicates == 0
 
 
-REDIS_START = [
-    "redis-server",
-    "--daemonize",
-    "yes",
-    "--bind",
-    "127.0.0.1",
-    "-::1",
-    "--port",
-    "6379",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--dir",
-    "/var/lib/redis",
-    "--logfile",
-    "/var/log/redis/ci.log",
-]
+def redis_cli(port: int, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args], capture_output=True
+    )
 
 
-def restart_redis() -> None:
-    """Stop this machine's Redis (it keeps nothing on disk) and start it again, as CI does."""
-    subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], capture_output=True)
-    eventually(
-        lambda: (
-            subprocess.run(["redis-cli", "-p", "6379", "ping"], capture_output=True).returncode != 0
-        ),
-        timeout=10,
+def restart_redis(port: int) -> None:
+    """Stop the tests' Redis server (it keeps nothing on disk) and start it again as it was
+    (CI starts it in .ci/run: loopback, no persistence, its folder and log file)."""
+    config = {}
+    for name in ("bind", "dir", "logfile"):
+        answer = redis_cli(port, "config", "get", name).stdout.decode().splitlines()
+        config[name] = answer[1] if len(answer) > 1 else ""
+    redis_cli(port, "shutdown", "nosave")
+    eventually(lambda: redis_cli(port, "ping").returncode != 0, timeout=10)
+    for folder in (config["dir"], str(Path(config["logfile"]).parent)):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            *config["bind"].split(),
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            config["dir"],
+            "--logfile",
+            config["logfile"],
+        ],
+        check=True,
     )
-    Path("/var/log/redis").mkdir(parents=True, exist_ok=True)
-    Path("/var/lib/redis").mkdir(parents=True, exist_ok=True)
-    subprocess.run(REDIS_START, check=True)
-    eventually(
-        lambda: (
-            subprocess.run(["redis-cli", "-p", "6379", "ping"], capture_output=True).stdout.strip()
-            == b"PONG"
-        ),
-        timeout=10,
-    )
+    eventually(lambda: redis_cli(port, "ping").stdout.strip() == b"PONG", timeout=10)
+
+
+@contextmanager
+def restarting(process: ServiceProcess, run: FaultRun) -> Iterator[None]:
+    """Start ``process`` again whenever it exits, as compose's restart policy and ``approvals
+    run`` do, until the block ends; each restart is noted in the run's figures."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            assert process.process is not None
+            try:
+                code = process.process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
+            if not done.is_set():
+                run.note(f"{process.command[0]} exited ({code}) and was restarted")
+                process.start()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
 
 
 @pytest.mark.postgres_redis
@@ -172,18 +201,13 @@ def test_redis_restarted(env: FaultEnv) -> None:
     backlog(env, run)
     run.start_confirming()
     run.wait_emailed(len(run.addresses) // 3)
-    at_restart = run.emailed()
-    restart_redis()
-    # kombu's Redis transport can die reconnecting (AttributeError in restore_unacked); the
-    # worker then exits and, as compose's restart policy or `approvals run` would, comes back.
-    time.sleep(2)
-    crashed = not env.stack.worker.running
-    if crashed:
-        env.stack.worker.start()
-    note = "; worker exited and was restarted" if crashed else ""
-    run.note(f"restarted at {at_restart}/{len(run.addresses)} mails{note}")
-    run.confirm_all()
-    run.settle()
+    run.note(f"restarted at {run.emailed()}/{len(run.addresses)} mails")
+    # kombu's Redis transport can die reconnecting (AttributeError in restore_unacked), at
+    # once or later; the worker then exits and comes back, as it would in production.
+    with restarting(env.stack.worker, run):
+        restart_redis(urlsplit(env.stack.env["APPROVALS_BROKER_URL"]).port or 6379)
+        run.confirm_all()
+        run.settle()
 
 
 @pytest.mark.postgres_redis

@@ -34,6 +34,7 @@ class CallbackReceiver:
         self.host = host
         self.scripts: dict[str, list[Reply]] = {}
         self.requests: dict[str, list[Received]] = defaultdict(list)
+        self.answers: dict[str, list[float]] = defaultdict(list)  # when each answer was sent
         self.lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,8 +65,11 @@ class CallbackReceiver:
                     self.send_header("Content-Length", str(len(reply.body)))
                     self.end_headers()
                     self.wfile.write(reply.body)
+                    self.wfile.flush()
                 except OSError:
-                    pass
+                    return
+                with receiver.lock:
+                    receiver.answers[path].append(time.time())
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -97,6 +101,11 @@ class CallbackReceiver:
     def received(self, path: str) -> list[Received]:
         with self.lock:
             return list(self.requests.get(path, []))
+
+    def answered(self, path: str) -> list[float]:
+        """When ``path``'s answers were sent (``time.time()``), in order."""
+        with self.lock:
+            return list(self.answers.get(path, []))
 
     def wait_for(self, path: str, count: int = 1, timeout: float = 30) -> list[Received]:
         deadline = time.monotonic() + timeout

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -130,6 +132,18 @@ class Stack:
                 .select_from(Subscription)
                 .where(Subscription.client_id == client_id)
             )
+
+    def queued(self, queue: str) -> int:
+        """Messages waiting in one of this stack's broker queues (``mail``, ``callbacks``)."""
+        from kombu import Connection
+
+        options = json.loads(self.env.get("APPROVALS_BROKER_TRANSPORT_OPTIONS") or "{}")
+        with (
+            warnings.catch_warnings(),  # kombu's SQLAlchemy models use a deprecated loader
+            Connection(self.env["APPROVALS_BROKER_URL"], transport_options=options) as broker,
+        ):
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return broker.default_channel.queue_declare(queue).message_count
 
     def logs(self) -> str:
         return "\n".join(

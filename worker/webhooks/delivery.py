@@ -73,6 +73,22 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def host_header(url: str) -> str:
+    """The ``Host`` header for ``url``: its host (an IPv6 literal in brackets) and its port
+    unless that is the scheme's default (RFC 9110 7.2); no user information."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or port == DEFAULT_PORTS.get(parts.scheme.lower()):
+        return host
+    return f"{host}:{port}"
+
+
 def post(
     pool: httpcore.ConnectionPool,
     url: str,
@@ -87,12 +103,15 @@ def post(
     extensions = {
         "timeout": {"connect": connect_timeout, "read": timeout, "write": timeout, "pool": timeout}
     }
+    # httpcore would write an IPv6 host without its brackets ("::1:8080"), which receivers
+    # cannot parse, so the header is set here.
+    sent = list(headers.items())
+    if not any(name.lower() == "host" for name, _ in sent):
+        sent.insert(0, ("Host", host_header(url)))
     try:
         with (
             within(timeout),
-            pool.stream(
-                "POST", url, headers=list(headers.items()), content=body, extensions=extensions
-            ) as response,
+            pool.stream("POST", url, headers=sent, content=body, extensions=extensions) as response,
         ):
             chunks: list[bytes] = []
             size = 0

@@ -8,9 +8,9 @@ checks every address, and then connects to exactly the address it checked. TLS (
 certificate verification) and the Host header still use the original name, because httpcore
 hands the server name to ``start_tls`` separately from the address given to ``connect_tcp``.
 
-``GuardError`` subclasses are deliberately not httpcore exceptions, so httpx does not wrap them:
-they come out of ``httpx.Client.send`` as themselves and callers can classify them
-(``blocked_address`` / ``dns``).
+``GuardError`` subclasses are deliberately not httpcore exceptions, so httpcore does not wrap
+them: they come out of the pool's request as themselves, and
+:func:`worker.webhooks.delivery.post` records them as ``blocked_address`` / ``dns``.
 """
 
 from __future__ import annotations
@@ -262,23 +262,3 @@ def guarded_pool(
         retries=0,
         network_backend=GuardedBackend(allowed, connect_timeout=connect_timeout, resolver=resolver),
     )
-
-
-def guarded_transport(
-    allowed: Sequence[IPNetwork],
-    *,
-    connect_timeout: float = 5.0,
-    verify: ssl.SSLContext | str | bool = True,
-    resolver: Resolver = socket.getaddrinfo,
-) -> httpx.HTTPTransport:
-    """Build the only transport webhook clients should use.
-
-    It behaves like ``httpx.HTTPTransport`` (TLS settings, keep-alive pooling) over
-    :func:`guarded_pool`. Passing this transport to ``httpx.Client`` also stops httpx from
-    picking up proxies from the environment.
-    """
-    transport = httpx.HTTPTransport(verify=verify, retries=0)
-    transport._pool = guarded_pool(
-        allowed, connect_timeout=connect_timeout, verify=verify, resolver=resolver
-    )
-    return transport
