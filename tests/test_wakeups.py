@@ -1,4 +1,5 @@
-"""Nothing waits for a poll: the embedded broker wakes its consumer on publish."""
+"""Nothing waits for a poll: the embedded broker wakes its consumer on publish, and the web's
+publisher stops lingering over mail when a callback comes in."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 from kombu import Connection
 
+from approvals.store.jobs import Job
+from approvals.web import enqueue
 from worker.celery_app import SQLITE_TRANSPORT
 from worker.sqlite_broker import Transport, Wakeups
 
@@ -83,3 +86,29 @@ def test_publishing_without_anyone_waiting_is_harmless(tmp_path: Path) -> None:
     Wakeups(tmp_path / "never-made").notify()
     Wakeups(None).notify()
     assert not (tmp_path / "never-made").exists()
+
+
+class _RecordingCelery:
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, str, list[str]]] = []
+        self.done = threading.Event()
+
+    def send_task(self, name: str, args: tuple[list[str]], retry: bool) -> None:
+        self.sent.append((time.monotonic(), name, args[0]))
+        if len(self.sent) == 2:
+            self.done.set()
+
+
+def test_a_callback_ends_the_mail_linger(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(enqueue, "MAIL_LINGER_SECONDS", SLOW_POLL_SECONDS)
+    celery = _RecordingCelery()
+    publisher = enqueue.BackgroundPublisher(celery)  # type: ignore[arg-type]
+    publisher.publish(Job.SEND_MAIL, "recipient-1")
+    time.sleep(0.05)  # the publisher thread is lingering over the mail
+    published = time.monotonic()
+    publisher.publish(Job.DELIVER_CALLBACK, "delivery-1")
+    assert celery.done.wait(10)
+    (first_at, first, first_ids), (_, second, second_ids) = celery.sent
+    assert (first, first_ids) == (Job.DELIVER_CALLBACK, ["delivery-1"])
+    assert (second, second_ids) == (Job.SEND_MAIL, ["recipient-1"])
+    assert first_at - published < 5.0
