@@ -82,6 +82,17 @@ def test_a_fifo_without_a_reader_is_removed_by_the_next_publisher(tmp_path: Path
     assert list(folder.iterdir()) == []
 
 
+def test_without_a_fifo_the_wait_is_the_old_short_poll(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the wake-up folder cannot be made
+    wakeups = Wakeups(blocked)
+    started = time.monotonic()
+    wakeups.wait(SLOW_POLL_SECONDS)
+    assert time.monotonic() - started < 5.0
+    wakeups.notify()
+    wakeups.close()
+
+
 def test_publishing_without_anyone_waiting_is_harmless(tmp_path: Path) -> None:
     Wakeups(tmp_path / "never-made").notify()
     Wakeups(None).notify()

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # How long a waiting worker sleeps when nobody wakes it: only a message put in by something
 # other than this transport waits this long.
 FALLBACK_POLL_SECONDS = 1.0
+# Where no FIFO can be made (a file system without them), the worker polls this often instead.
+NO_FIFO_POLL_SECONDS = 0.2
 WAKE_FOLDER_SUFFIX = "-wake"
 _FIFO = ".fifo"
 
@@ -81,7 +83,7 @@ class Wakeups:
         """Sleep up to ``timeout`` seconds, less if a publish or :meth:`poke` wakes us."""
         fd = self._listen()
         if fd is None:
-            time.sleep(timeout)
+            time.sleep(min(timeout, NO_FIFO_POLL_SECONDS))
             return
         readable, _, _ = select.select([fd], [], [], timeout)
         if readable:
