@@ -116,6 +116,34 @@ def tree_memory_mb(pid: int | None) -> dict[str, float]:
     return {"peak": peak, "rss": rss, "pss": pss, "processes": len(pids), "each_peak": each}
 
 
+def tree_cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) used so far by a process tree, in seconds."""
+    if pid is None:
+        return float("nan")
+    ticks = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu_percent(pids: dict[str, int | None], seconds: float) -> dict[str, float]:
+    """CPU each process tree uses while nothing is asked of it, in % of one core, over
+    ``seconds``; ``total`` sums them. What an idle service costs the machine it runs on."""
+    before = {role: tree_cpu_seconds(pid) for role, pid in pids.items()}
+    started = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - started
+    used = {
+        role: 100 * (tree_cpu_seconds(pid) - before[role]) / elapsed for role, pid in pids.items()
+    }
+    used["total"] = sum(used.values())
+    return used
+
+
 def _pss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():

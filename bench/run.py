@@ -11,7 +11,8 @@ like the test stack; the baseline app gets the same gunicorn settings):
    with every 10th delivery going to a receiver that answers after 1 s;
 3. the sweeper's queries, timed and EXPLAINed;
 4. with ``--scale S``: intake, mail, callbacks and sweeper once more at S times the volume;
-5. end to end with web, worker and beat running: idle, then under intake load;
+5. end to end with web, worker and beat running: idle CPU of the three, then confirm →
+   callback idle, then under intake load;
 6. memory: peak RSS (VmHWM, summed over the process tree) of web, worker and the baseline.
 """
 
@@ -30,6 +31,7 @@ from bench.harness import (
     DEFAULT_REDIS_URL,
     BaselineWeb,
     BenchStack,
+    idle_cpu_percent,
     machine,
     new_tag,
     run_module,
@@ -43,6 +45,10 @@ from tests.support.receiver import CallbackReceiver
 
 BACKENDS = {"embedded": "embedded (SQLite + SQLite broker)", "postgres-redis": "PostgreSQL + Redis"}
 CONCURRENCY = 16
+# Idle CPU: measured after the end-to-end samples' mails are out and this long has passed.
+IDLE_SETTLE_SECONDS = 2.0
+IDLE_CPU_SECONDS = 20.0
+IDLE_CPU_SECONDS_QUICK = 10.0
 
 
 class Log:
@@ -167,6 +173,12 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         bench.start_worker()
         bench.start_beat()
         samples = e2e.prepare(bench, key, fast, e2e_samples * 2, sink)
+        time.sleep(IDLE_SETTLE_SECONDS)
+        results["idle_cpu"] = idle_cpu_percent(
+            {role: bench.pid(role) for role in ("web", "worker", "beat")},
+            IDLE_CPU_SECONDS_QUICK if args.quick else IDLE_CPU_SECONDS,
+        )
+        log(f"idle CPU, % of one core: {results['idle_cpu']}")
         results["e2e_idle"] = e2e.measure(samples[:e2e_samples], fast, budget=load_budget)
         log(f"e2e idle: {results['e2e_idle']}")
         results["e2e_load"] = e2e.under_load(
@@ -279,6 +291,10 @@ def build_report(results: dict[str, Any]) -> BackendReport:
         Row("end to end: confirm → callback p50, under intake load, ms", _bound(load, "p50_ms")),
         Row("end to end: confirm → callback p99, under intake load, ms", _bound(load, "p99_ms")),
     ]
+    idle_cpu = results["idle_cpu"]
+    rows.append(
+        Row("idle: CPU of web + worker + beat, % of one core", idle_cpu["total"]),
+    )
     memory = results["memory"]
     web_mb, base_mb = memory["web"]["peak"], memory["baseline_web"]["peak"]
     rows += [
@@ -411,6 +427,9 @@ def build_report(results: dict[str, Any]) -> BackendReport:
         "web's publisher and the sweeper send them (not left to the sweeper).",
         "Throughputs of ours and of the baselines are taken the same way: arrival times at the "
         "sink/receiver, first to last.",
+        f"Idle CPU (% of one core, web/worker/beat process trees, nothing asked of them): "
+        f"web {idle_cpu['web']:.2f}, worker {idle_cpu['worker']:.2f}, "
+        f"beat {idle_cpu['beat']:.2f}.",
         f"Intake errors (non-201) across runs: {intake_errors}. Under-load intake ran at "
         f"{load_info.get('rate', float('nan')):.0f}/s ({load_info.get('accepted', 0)} accepted, "
         f"{load.get('mail_backlog', 0)} of their mails still queued when it stopped); "

@@ -14,7 +14,8 @@ from celery import Celery
 from approvals.config import Settings
 from approvals.store.jobs import Job
 
-SQLITE_BROKER_POLL_SECONDS = 0.2
+# The embedded broker's transport (kombu's SQLAlchemy one, woken on publish).
+SQLITE_TRANSPORT = "worker.sqlite_broker:Transport"
 CALLBACK_QUEUE = "callbacks"
 MAIL_QUEUE = "mail"
 GRAPH_QUEUE = "graph"
@@ -63,6 +64,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
     }
     if settings.is_sqlite_broker:
+        # Our transport class rather than the URL's "sqla+" (which would pick kombu's own).
+        config["broker_url"] = settings.broker_url.removeprefix("sqla+")
+        config["broker_transport"] = SQLITE_TRANSPORT
         # kombu hands these options to create_engine; our own connection factory gives every
         # broker connection a lock timeout and WAL's cheap commits (no fsync per message).
         config["broker_transport_options"] = {
@@ -86,23 +90,23 @@ def sqlite_broker_connection(path: str) -> sqlite3.Connection:
 
 
 def prepare_sqlite_broker(settings: Settings, transport_options: dict[str, Any]) -> None:
-    """WAL mode on the broker file, kombu's tables made once, and a quicker poll.
+    """WAL mode on the broker file and kombu's tables, made once.
 
     kombu creates its tables on first use; web, worker and beat starting together on a new
     file could each try, and the loser fails. A file lock makes the first one do it alone.
-    kombu passes every transport option to ``create_engine``, so the polling interval, which
-    sets how soon a worker sees a new message, can only be set on the transport class.
     """
     from kombu import Connection
-    from kombu.transport.sqlalchemy import Transport
 
-    Transport.polling_interval = SQLITE_BROKER_POLL_SECONDS
     path = sqlite_broker_path(settings)
     with open(path + ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         with sqlite3.connect(path, timeout=30) as connection:
             connection.execute("PRAGMA journal_mode=WAL")
-        with Connection(settings.broker_url, transport_options=transport_options) as broker:
+        with Connection(
+            settings.broker_url.removeprefix("sqla+"),
+            transport=SQLITE_TRANSPORT,
+            transport_options=transport_options,
+        ) as broker:
             broker.default_channel  # noqa: B018 - opening the channel creates the tables
 
 

@@ -16,7 +16,6 @@ import logging
 import os
 import queue
 import threading
-import time
 
 from celery import Celery
 
@@ -34,8 +33,10 @@ URGENT_PRIORITY = 0
 MAX_PASS = 500
 # Mail waits this long for company before it is published: under load one message then
 # carries many recipients, and the broker costs the web a fraction of a publish per request.
+# An urgent job ends the wait: it goes at once, with whatever mail has gathered.
 MAIL_LINGER_SECONDS = 0.05
 _pending: queue.PriorityQueue[tuple[int, int, Celery, str, str]] = queue.PriorityQueue()
+_urgent = threading.Event()  # set when an urgent job is queued
 _order = itertools.count()
 _publisher_pid: int | None = None
 _lock = threading.Lock()
@@ -44,10 +45,13 @@ _lock = threading.Lock()
 def _take_waiting() -> dict[tuple[Celery, str], list[str]]:
     """Block for one id, then take what else is waiting, grouped by task, urgent first."""
     groups: dict[tuple[Celery, str], list[str]] = {}
+    # Cleared before the blocking get: an urgent job queued from here on either comes out of
+    # the get (it sorts first) or sets the event and cuts the linger below short.
+    _urgent.clear()
     item = _pending.get()
     if item[0] != URGENT_PRIORITY:
         _pending.put(item)
-        time.sleep(MAIL_LINGER_SECONDS)
+        _urgent.wait(MAIL_LINGER_SECONDS)
         item = _pending.get()
     for _ in range(MAX_PASS):
         _, _, celery, name, item_id = item
@@ -90,5 +94,8 @@ class BackgroundPublisher:
                 if _publisher_pid != os.getpid():
                     threading.Thread(target=_publish_forever, name="enqueue", daemon=True).start()
                     _publisher_pid = os.getpid()
-        priority = URGENT_PRIORITY if job in URGENT else 1
+        urgent = job in URGENT
+        priority = URGENT_PRIORITY if urgent else 1
         _pending.put((priority, next(_order), self.celery, str(job), item_id))
+        if urgent:
+            _urgent.set()
