@@ -13,7 +13,8 @@ like the test stack; the baseline app gets the same gunicorn settings):
 4. with ``--scale S``: intake, mail, callbacks and sweeper once more at S times the volume;
 5. end to end with web, worker and beat running: idle CPU of the three, then confirm →
    callback idle, then under intake load;
-6. memory: peak RSS (VmHWM, summed over the process tree) of web, worker and the baseline.
+6. memory: peak RSS (VmHWM, summed over the process tree) of web, worker and the baseline;
+7. the Graph operation round trip against direct Graph calls (:mod:`bench.graph_ops_run`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import callbacks, e2e, mail, sweep
+from bench import callbacks, e2e, graph_ops_run, mail, sweep
 from bench.harness import (
     DEFAULT_PG_URL,
     DEFAULT_REDIS_URL,
@@ -467,8 +468,11 @@ def main(argv: list[str] | None = None) -> int:
     sections = [header, ""]
     for backend in backends:
         results = run_backend(backend, args)
+        results["graph_ops"] = graph_ops_run.from_bench_args(backend, args)
         raw.append(results)
         sections.append(render(build_report(results)))
+        print(sections[-1], flush=True)
+        sections.append(graph_ops_run.render_results(results["graph_ops"]))
         print(sections[-1], flush=True)
     sections.append(f"Load average at end: {machine()['load']}.")
     print(sections[-1])

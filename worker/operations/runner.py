@@ -11,8 +11,9 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import Connection, bindparam, delete, update
 
+from approvals.operations.waiting import notifying
 from approvals.runtime import Runtime
 from approvals.store.claims import OPERATIONS
 from approvals.store.models import Operation, utcnow
@@ -32,7 +33,7 @@ def run_batch(runtime: Runtime, operation_ids: Sequence[str]) -> dict[str, str]:
     """Run whichever of ``operation_ids`` are owed; each one's final status, or ``busy`` for
     one given back because its mailbox has all its requests in flight (the caller enqueues it
     again after :data:`BUSY_MAILBOX_DELAY_SECONDS`)."""
-    with runtime.db.engine.begin() as conn:
+    with _autocommit(runtime) as conn:  # one UPDATE ... RETURNING: atomic on its own
         claimed = OPERATIONS.claim(
             conn,
             operation_ids,
@@ -74,21 +75,44 @@ def _run(runtime: Runtime, operation_id: str, name: str, mailbox: str, params: d
         return error_result(500, "internal_error", "the operation failed; see the worker's log")
 
 
+# The recording UPDATE, built once: building it per call cost the worker more CPU than
+# running it (0.57 against 0.23 ms per operation). On PostgreSQL the same statement notifies
+# the web process waiting for the operation (:mod:`approvals.operations.waiting`).
+_RECORDED = (
+    update(Operation)
+    .where(Operation.id == bindparam("operation_id"), Operation.status == OperationStatus.RUNNING)
+    .values(
+        status=bindparam("status"),
+        result_status=bindparam("result_status"),
+        result_type=bindparam("result_type"),
+        result_body=bindparam("result_body"),
+        error_code=bindparam("error_code"),
+        finished_at=bindparam("finished_at"),
+        claimed_at=None,
+    )
+)
+_RECORDED_AND_NOTIFIED = notifying(_RECORDED, bindparam("operation_id"))
+
+
 def record(runtime: Runtime, operation_id: str, result: Result) -> None:
-    with runtime.db.engine.begin() as conn:
-        conn.execute(
-            update(Operation)
-            .where(Operation.id == operation_id, Operation.status == OperationStatus.RUNNING)
-            .values(
-                status=OperationStatus.SUCCEEDED if result.succeeded else OperationStatus.FAILED,
-                result_status=result.status,
-                result_type=result.content_type,
-                result_body=result.body,
-                error_code=result.error_code,
-                finished_at=utcnow(),
-                claimed_at=None,
-            )
-        )
+    """The answer in the row, in one autocommitted statement (and the waiting web woken)."""
+    values = {
+        "operation_id": operation_id,
+        "status": OperationStatus.SUCCEEDED if result.succeeded else OperationStatus.FAILED,
+        "result_status": result.status,
+        "result_type": result.content_type,
+        "result_body": result.body,
+        "error_code": result.error_code,
+        "finished_at": utcnow(),
+    }
+    with _autocommit(runtime) as conn:
+        postgres = conn.dialect.name == "postgresql"
+        conn.execute(_RECORDED_AND_NOTIFIED if postgres else _RECORDED, values)
+
+
+def _autocommit(runtime: Runtime) -> Connection:
+    """A connection whose every statement commits on its own: one round trip, no BEGIN."""
+    return runtime.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def fail_unknown_outcomes(runtime: Runtime) -> int:
