@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -71,12 +71,17 @@ def start(
         idempotency_key=idempotency_key,
         request_hash=fingerprint,
     )
+    if idempotency_key is None:  # nothing to collide on: no savepoint (a round trip less)
+        session.add(operation)
+        session.flush()
+        after_commit(session, Job.RUN_OPERATION, operation.id)
+        return operation
     try:
         with session.begin_nested():
             session.add(operation)
             session.flush()
     except IntegrityError:  # the same key, at the same moment, from another request
-        earlier = _by_key(session, client_id, idempotency_key or "")
+        earlier = _by_key(session, client_id, idempotency_key)
         if earlier is None:
             raise
         return _same_request(earlier, fingerprint)
@@ -109,7 +114,17 @@ def find(session: Session, client_id: str, operation_id: str) -> Operation:
     return operation
 
 
-def answer(operation: Operation, base_url: str) -> Answer:
+class Recorded(Protocol):
+    """What an answer is made of: an :class:`Operation`, or a row of these columns."""
+
+    id: str
+    status: str
+    result_status: int | None
+    result_type: str | None
+    result_body: bytes | None
+
+
+def answer(operation: Recorded, base_url: str) -> Answer:
     """202 with where to look while it runs; then the answer the worker recorded."""
     if operation.status not in FINISHED:
         return Answer(
