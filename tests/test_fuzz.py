@@ -98,7 +98,16 @@ def assert_refused(response: httpx.Response, *statuses: int) -> dict[str, object
 # --- schemathesis --------------------------------------------------------------------------
 
 
+# The document's operations in this many parts, one test each: the parts run side by side
+# under pytest-xdist (one run of every operation took about four minutes per backend).
+SCHEMATHESIS_PARTS = 4
+# The operations that create subscriptions (and so mail) from a deliverable body.
+SUBSCRIBING = ("/approvalmail/$subscriptions", "/mailwithoptions/$subscriptions")
+
+
+@pytest.mark.parametrize("part", range(SCHEMATHESIS_PARTS))
 def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_schema(
+    part: int,
     stack: Stack,
     api: ApiUser,
     hook: str,
@@ -145,8 +154,12 @@ def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_schema(
         run()
 
     positive, negative = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    mine = [
+        result.ok()
+        for n, result in enumerate(schema.get_all_operations())
+        if n % SCHEMATHESIS_PARTS == part
+    ]
+    for operation in mine:
         plans = [(positive, False), (negative, False)]
         if operation.method.upper() == "POST":
             plans.append((positive, True))
@@ -159,22 +172,25 @@ def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_schema(
     record_property("cases", sum(cases.values()))
     record_property("statuses", dict(statuses))
     print(
-        f"\n[{stack.name}] schemathesis: {sum(cases.values())} cases over {len(cases)} "
+        f"\n[{stack.name}, part {part}] schemathesis: {sum(cases.values())} cases over "
+        f"{len(cases)} "
         f"operation/mode pairs, statuses {dict(statuses)}, {created} created"
     )
     # Every operation of the document ran with valid data (and, where it has any input to
     # break, with invalid data); POSTs with a deliverable address too.
-    operations = {op.label for op in (r.ok() for r in schema.get_all_operations())}
+    operations = {operation.label for operation in mine}
     assert {label.rsplit(" ", 1)[0] for label in cases if label.endswith(" positive")} == (
         operations
     ), (cases, failures)
     assert not failures, "\n\n".join(failures)
     assert not [status for status in statuses if isinstance(status, int) and status >= 500]
-    assert statuses[201] > 0  # the deliverable runs reached the database
+    if any(op.method.upper() == "POST" and op.path in SUBSCRIBING for op in mine):
+        assert statuses[201] > 0  # the deliverable runs reached the database
     # Only a 201 may have saved anything (an Idempotency-Key replay saves nothing new).
     assert created == statuses[201]
     # Whatever was accepted can be mailed: no recipient is stuck or failed on odd field values.
-    eventually(lambda: mail_statuses(stack, api.id) == {"sent"}, timeout=60)
+    if created:
+        eventually(lambda: mail_statuses(stack, api.id) == {"sent"}, timeout=60)
 
 
 # --- response links ------------------------------------------------------------------------
