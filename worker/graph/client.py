@@ -166,8 +166,9 @@ class GraphClient:
                 token = self.credentials.token()
             except TokenError as exc:
                 raise GraphError(503, "token_unavailable", str(exc), 30.0) from None
-            sent = {"Authorization": f"Bearer {token}", "Prefer": IMMUTABLE_IDS}
-            sent.update(headers or {})
+            sent = {"Authorization": f"Bearer {token}", **(headers or {})}
+            # Our preferences join the caller's (outlook.timezone, say) in one header.
+            sent["Prefer"] = ", ".join(p for p in (IMMUTABLE_IDS, sent.get("Prefer")) if p)
             try:
                 with self._slot(mailbox):
                     response = self._http.request(
