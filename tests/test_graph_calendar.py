@@ -180,6 +180,27 @@ def test_an_event_is_booked_read_moved_and_cancelled(m365: ApiUser, tenant: Grap
     assert again_deleted.json()["error"]["code"] == "ErrorItemNotFound"
 
 
+def test_calendars_are_listed_by_name_with_skip_and_top(
+    embedded: None, m365: ApiUser, tenant: GraphStandIn
+) -> None:
+    box = tenant.mailbox(OWN)
+    with box.lock:
+        for name in ("Holidays", "Birthdays", "Team"):
+            box.add_calendar(name)
+    calendars = "/codeless/v1.0/me/calendars"
+
+    every = m365.http.get(calendars)
+    middle = m365.http.get(calendars, params={"skip": "1", "top": "2"})
+    old = m365.http.get("/datasets/calendars/tables")
+
+    names = ["Birthdays", "Calendar", "Holidays", "Team"]
+    assert [c["name"] for c in every.json()["value"]] == names
+    assert [c["name"] for c in middle.json()["value"]] == names[1:3]
+    assert {t["DisplayName"]: t["Name"] for t in old.json()["value"]} == {
+        c["name"]: c["id"] for c in every.json()["value"]
+    }
+
+
 def test_the_deprecated_operations_keep_their_own_shape(
     embedded: None, m365: ApiUser, tenant: GraphStandIn
 ) -> None:

@@ -127,7 +127,9 @@ def test_a_contact_round_trips_every_field_and_is_updated_and_deleted(
     folder = _folder(tenant, "Suppliers")
     folders = m365.http.get("/v2/datasets/contacts/tables")
     assert folders.status_code == 200, folders.text
-    assert [f["displayName"] for f in folders.json()["value"]] == ["Contacts", "Suppliers"]
+    default, made = folders.json()["value"]
+    assert (default["displayName"], made["displayName"]) == ("Contacts", "Suppliers")
+    assert made["id"] == folder and made["parentFolderId"] == default["id"]
     items = f"/codeless/v1.0/me/contactFolders/{_id(folder, 2)}/contacts"
 
     created = m365.http.post(

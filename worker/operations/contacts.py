@@ -1,9 +1,10 @@
 """The connector's contact operations on Graph's contact folders and contacts.
 
-A folder is its id, or ``Contacts`` (any case) for the default folder, which Graph serves at
-``/contacts``. ``Contact``/``ContactResponse`` (deprecated) differ from Graph's contact in
-case and in ``MobilePhone1``; ``Contact_V2``/``ContactResponse_V2`` use Graph's names. Each is
-mapped field by field; read-only fields a caller sends (ids, change key, times) are dropped.
+A folder is its id, or ``Contacts`` (any case) for the default folder: Graph takes that
+well-known name for the folder's id. ``Contact``/``ContactResponse`` (deprecated) differ from
+Graph's contact in case and in ``MobilePhone1``; ``Contact_V2``/``ContactResponse_V2`` use
+Graph's names. Each is mapped field by field; read-only fields a caller sends (ids, change
+key, times) are dropped.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.graph.client import GraphClient, segment
-from worker.operations.listing import collect, odata_query, wanted
+from worker.operations.listing import MAX_LIST, collect, odata_query, wanted
 from worker.operations.results import Result, empty_result, json_result
 
 DEFAULT_FOLDER = "Contacts"
@@ -125,12 +126,9 @@ def graph_contact_v1(item: dict[str, Any]) -> dict[str, Any]:
     return contact
 
 
-def _is_default(folder: str) -> bool:
-    return folder.strip().lower() == DEFAULT_FOLDER.lower()
-
-
 def _contacts(folder: str) -> str:
-    return "/contacts" if _is_default(folder) else f"/contactFolders/{segment(folder)}/contacts"
+    # The default folder's well-known name, ``contacts``, serves Graph as its id.
+    return f"/contactFolders/{segment(folder)}/contacts"
 
 
 def _contact(folder: str, contact_id: str) -> str:
@@ -142,16 +140,10 @@ def _contact(folder: str, contact_id: str) -> str:
 
 def _folders(graph: GraphClient, mailbox: str) -> tuple[str, list[dict[str, Any]]]:
     """The default folder's id and the folders made in it. Graph lists only the latter; the
-    former is their parent, or a contact's (else its name, ``Contacts``, which serves too)."""
-    folders = collect(graph, mailbox, "/contactFolders", {"$top": "256"}, 256)
+    former is their parent (without any, its well-known name, which serves as its id)."""
+    folders = collect(graph, mailbox, "/contactFolders", {"$top": str(MAX_LIST)}, MAX_LIST)
     parents = [f.get("parentFolderId") for f in folders if f.get("parentFolderId")]
-    if parents:
-        return parents[0], folders
-    one = graph.request(
-        "GET", mailbox, "/contacts", params={"$top": "1", "$select": "parentFolderId"}
-    ).json()
-    ids = [c.get("parentFolderId") for c in one.get("value", []) if c.get("parentFolderId")]
-    return (ids[0] if ids else DEFAULT_FOLDER), folders
+    return (parents[0] if parents else DEFAULT_FOLDER), folders
 
 
 def get_tables(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
@@ -167,7 +159,11 @@ def get_tables_v2(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> R
     """ContactGetTablesV2: the default folder and the others, as ``GraphContactFolder``."""
     default, folders = _folders(graph, mailbox)
     value = [{"id": default, "displayName": DEFAULT_FOLDER, "parentFolderId": None}] + [
-        {"id": f.get("id"), "displayName": f.get("displayName"), "parentFolderId": default}
+        {
+            "id": f.get("id"),
+            "displayName": f.get("displayName"),
+            "parentFolderId": f.get("parentFolderId"),
+        }
         for f in folders
     ]
     return json_result({"value": value})
