@@ -11,7 +11,7 @@ Bodies are checked before anything reaches Graph: a time zone no one knows is 40
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -39,8 +39,10 @@ def checked_zone(value: str | None) -> str | None:
 
 def moment(value: str, zone: TimeZone, name: str) -> datetime:
     try:
-        return read_local(value, zone)
-    except ValueError:
+        read = read_local(value, zone)
+        read.astimezone(UTC)  # the first and last days of year 1 and 9999 have no UTC twin
+        return read
+    except (ValueError, OverflowError):
         raise PydanticCustomError(
             "datetime_parsing", f"{name} is not a date and time (2017-08-29T04:00:00)"
         ) from None

@@ -49,14 +49,14 @@ def _utc_moment(name: str) -> Callable[[str], str]:
 
     def check(text: str) -> str:
         try:
-            moment = read_local(text, resolve("UTC"))
-        except ValueError:
+            moment = read_local(text, resolve("UTC")).astimezone(UTC)
+        except (ValueError, OverflowError):
             raise BadRequest(
                 f"{name} must be a date and time in UTC (2017-01-01T08:00:00)",
                 code="invalid_value",
                 field=name,
             ) from None
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     return check
 
