@@ -143,6 +143,9 @@ def test_an_event_is_booked_read_moved_and_cancelled(m365: ApiUser, tenant: Grap
     assert in_new_york.json()["start"] == "2031-07-01T03:00:00.0000000"
     assert in_new_york.json()["startWithTimeZone"] == "2031-07-01T03:00:00.0000000-04:00"
     assert in_new_york.json()["timeZone"] == "America/New_York"
+    # Graph was asked for that zone, by its Windows name.
+    asked = [r.headers.get("prefer", "") for r in tenant.requests() if r.method == "GET"]
+    assert 'outlook.timezone="Eastern Standard Time"' in asked[-1]
 
     patch = f"/datasets/calendars/v4/tables/{_id(calendar)}/items/{_id(event['id'], 2)}"
     moved = m365.http.patch(
