@@ -279,6 +279,14 @@ def test_a_recurring_series_yields_its_occurrences_in_the_calendar_view(
     )
     _create(m365, calendar, subject="Retro", start="2031-09-05T16:00:00", end="2031-09-05T17:00:00")
     _create(m365, calendar, subject="Later", start="2031-12-01T16:00:00", end="2031-12-01T17:00:00")
+    _create(
+        m365,
+        calendar,
+        subject="Offsite",
+        start="2031-09-04T00:00:00",
+        end="2031-09-05T00:00:00",
+        isAllDay=True,
+    )
     tenant.cap_page_size(2)  # Graph may answer short pages: the service follows nextLink
     view = "/datasets/calendars/v3/tables/items/calendarview"
     window = {
@@ -291,16 +299,18 @@ def test_a_recurring_series_yields_its_occurrences_in_the_calendar_view(
 
     assert answer.status_code == 200, answer.text
     found = [(e["subject"], e["start"]) for e in answer.json()["value"]]
-    # 09:00 in Los Angeles (PDT) is 16:00 UTC: Mon 1, Wed 3, Mon 8, and the retro on Friday 5.
+    # 09:00 in Los Angeles (PDT) is 16:00 UTC: Mon 1, Wed 3, Mon 8; the offsite all Thursday 4.
     assert found == [
         ("Stand-up", "2031-09-01T16:00:00.0000000"),
         ("Stand-up", "2031-09-03T16:00:00.0000000"),
+        ("Offsite", "2031-09-04T00:00:00.0000000"),
         ("Retro", "2031-09-05T16:00:00.0000000"),
         ("Stand-up", "2031-09-08T16:00:00.0000000"),
     ]
     occurrences = [e for e in answer.json()["value"] if e["subject"] == "Stand-up"]
     assert {e["seriesMasterId"] for e in occurrences} == {series["id"]}
     assert all(e["recurrence"] is None for e in answer.json()["value"])
+    assert [e["subject"] for e in answer.json()["value"] if e["isAllDay"]] == ["Offsite"]
     searched = m365.http.get(view, params={**window, "search": "retro"})
     assert [e["subject"] for e in searched.json()["value"]] == ["Retro"]
     first_two = m365.http.get(view, params={**window, "$top": "2"})
@@ -308,7 +318,8 @@ def test_a_recurring_series_yields_its_occurrences_in_the_calendar_view(
 
     listed = m365.http.get(f"/datasets/calendars/v4/tables/{_id(calendar)}/items")
     masters = {e["subject"]: e for e in listed.json()["value"]}
-    assert set(masters) == {"Stand-up", "Retro", "Later"}  # the series once, not its occurrences
+    # The series once, not its occurrences.
+    assert set(masters) == {"Stand-up", "Retro", "Later", "Offsite"}
     assert masters["Stand-up"]["recurrence"] == "weekly"
     assert masters["Stand-up"]["numberOfOccurences"] == 6
     filtered = m365.http.get(

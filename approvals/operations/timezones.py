@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from approvals.operations.timezone_names import ZONES
@@ -66,14 +66,6 @@ def resolve(name: str | None) -> TimeZone:
     return TimeZone(text, _WINDOWS_OF_IANA.get(text.lower(), text), zone)
 
 
-def is_known(name: str | None) -> bool:
-    try:
-        resolve(name)
-    except UnknownTimeZone:
-        return False
-    return True
-
-
 def read_local(text: str, zone: TimeZone) -> datetime:
     """A date and time as given, as an aware instant: with an offset (or Z) it is that
     instant, without one it is a wall-clock time in ``zone``."""
@@ -113,7 +105,3 @@ def from_graph(value: dict[str, str] | None) -> datetime | None:
         return read_local(value["dateTime"], zone)
     except (UnknownTimeZone, ValueError):
         return None
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
