@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC
+from typing import Any
 
 from approvals.errors import BadRequest
 from approvals.operations.calendar_models import (
@@ -33,7 +34,7 @@ from approvals.web.operation_routes import (
     TOP,
     operation_route,
 )
-from approvals.web.route_types import Param
+from approvals.web.route_types import Param, Route
 
 
 def _known_zone(name: str) -> str:
@@ -84,11 +85,17 @@ EVENT_ID = Param(
     "id", "path", {"type": "string"}, "Select an event.", encoding="double", graph_id=True
 )
 TAG = "Calendar"
-CALENDAR = {"tag": TAG, "prefer": PREFER_TIME_ZONE}
+
+
+def _calendar_route(method: str, path: str, operation_id: str, summary: str, **row: Any) -> Route:
+    """A calendar row: its tag, and times answered in the zone the caller prefers."""
+    return operation_route(
+        method, path, operation_id, summary, tag=TAG, prefer=PREFER_TIME_ZONE, **row
+    )
 
 
 EVENT_ROUTES = [
-    operation_route(
+    _calendar_route(
         "GET",
         "/datasets/calendars/tables/{table}/items",
         "CalendarGetItems",
@@ -96,9 +103,8 @@ EVENT_ROUTES = [
         params=(TABLE, ORDER_BY, TOP, SKIP, MAILBOX_ADDRESS),
         answer=EntityListResponseCalendarEventBackend,
         deprecated=True,
-        **CALENDAR,
     ),
-    operation_route(
+    _calendar_route(
         "POST",
         "/datasets/calendars/tables/{table}/items",
         "CalendarPostItem",
@@ -109,9 +115,8 @@ EVENT_ROUTES = [
         answer=CalendarEventBackend,
         repeatable=False,
         deprecated=True,
-        **CALENDAR,
     ),
-    operation_route(
+    _calendar_route(
         "GET",
         "/datasets/calendars/tables/{table}/items/{id}",
         "CalendarGetItem",
@@ -119,18 +124,16 @@ EVENT_ROUTES = [
         params=(TABLE, EVENT_ID, MAILBOX_ADDRESS),
         answer=CalendarEventBackend,
         deprecated=True,
-        **CALENDAR,
     ),
-    operation_route(
+    _calendar_route(
         "DELETE",
         "/datasets/calendars/tables/{table}/items/{id}",
         "CalendarDeleteItem",
         "Delete event",
         params=(TABLE, EVENT_ID, MAILBOX_ADDRESS),
         deprecated=True,
-        **CALENDAR,
     ),
-    operation_route(
+    _calendar_route(
         "PATCH",
         "/datasets/calendars/tables/{table}/items/{id}",
         "CalendarPatchItem",
@@ -141,9 +144,8 @@ EVENT_ROUTES = [
         answer=CalendarEventBackend,
         deprecated=True,
         description="Only the fields given change.",
-        **CALENDAR,
     ),
-    operation_route(
+    _calendar_route(
         "GET",
         "/datasets/calendars/v4/tables/{table}/items",
         "V4CalendarGetItems",
@@ -151,9 +153,8 @@ EVENT_ROUTES = [
         params=(TABLE, FILTER, ORDER_BY, TOP, SKIP, MAILBOX_ADDRESS),
         answer=GraphCalendarEventListClientReceive,
         description="Single events and series masters (occurrences: the calendar view).",
-        **CALENDAR,
     ),
-    operation_route(
+    _calendar_route(
         "POST",
         "/datasets/calendars/v4/tables/{table}/items",
         "V4CalendarPostItem",
@@ -163,9 +164,8 @@ EVENT_ROUTES = [
         body_name="item",
         answer=GraphCalendarEventClientReceive,
         repeatable=False,
-        **CALENDAR,
     ),
-    operation_route(
+    _calendar_route(
         "GET",
         "/datasets/calendars/v3/tables/items/calendarview",
         "GetEventsCalendarViewV3",
@@ -202,18 +202,16 @@ EVENT_ROUTES = [
         answer=EntityListResponseGraphCalendarEventClientReceive,
         description="Every event in the window, occurrences of recurring series expanded "
         "(their recurrence is none).",
-        **CALENDAR,
     ),
-    operation_route(
+    _calendar_route(
         "GET",
         "/datasets/calendars/v3/tables/{table}/items/{id}",
         "V3CalendarGetItem",
         "Get event (V3)",
         params=(TABLE, EVENT_ID, MAILBOX_ADDRESS),
         answer=GraphCalendarEventClientReceive,
-        **CALENDAR,
     ),
-    operation_route(
+    _calendar_route(
         "PATCH",
         "/datasets/calendars/v4/tables/{table}/items/{id}",
         "V4CalendarPatchItem",
@@ -224,9 +222,8 @@ EVENT_ROUTES = [
         answer=GraphCalendarEventClientReceive,
         description="Only the fields given change; start and end are read in timeZone "
         "(UTC when it is not given).",
-        **CALENDAR,
     ),
-    operation_route(
+    _calendar_route(
         "DELETE",
         "/codeless/v1.0/me/calendars/{calendar}/events/{event}",
         "CalendarDeleteItem_V2",
@@ -251,13 +248,12 @@ EVENT_ROUTES = [
             MAILBOX_ADDRESS,
         ),
         status=204,
-        **CALENDAR,
     ),
 ]
 
 
 CALENDAR_ROUTES = [
-    operation_route(
+    _calendar_route(
         "GET",
         "/datasets/calendars/tables",
         "CalendarGetTables",
@@ -265,9 +261,8 @@ CALENDAR_ROUTES = [
         params=(MAILBOX_ADDRESS,),
         answer=EntityListResponseTable,
         deprecated=True,
-        **CALENDAR,
     ),
-    operation_route(
+    _calendar_route(
         "GET",
         "/codeless/v1.0/me/calendars",
         "CalendarGetTables_V2",
@@ -304,7 +299,6 @@ CALENDAR_ROUTES = [
             MAILBOX_ADDRESS,
         ),
         answer=CalendarTables_V2,
-        **CALENDAR,
     ),
     *EVENT_ROUTES,
 ]
