@@ -363,6 +363,13 @@ def test_bad_input_is_a_clear_4xx(embedded: None, m365: ApiUser, tenant: GraphSt
     )
     assert len(tenant.requests()) == asked  # none of these reached Graph
 
+    backwards = {
+        "calendarId": calendar,
+        "startDateTimeUtc": "2031-09-09T00:00:00",
+        "endDateTimeUtc": "2031-09-01T00:00:00",
+    }
+    view = "/datasets/calendars/v3/tables/items/calendarview"
+    _refused(m365.http.get(view, params=backwards), 400, "invalid_time_range")
     refused_by_graph = m365.http.get(items, params={"$filter": "nosuch eq 'x'"})
     _refused(refused_by_graph, 400, "invalid_odata")
     assert "nosuch" in refused_by_graph.json()["error"]["message"]  # Graph's own words

@@ -203,9 +203,9 @@ def calendar_view_v3(graph: GraphClient, mailbox: str, params: dict[str, Any]) -
     if words:
         query.update(odata_query({k: v for k, v in params.items() if k != "$skip"}))
         query["$top"] = str(MAX_SEARCHED)
-        found = [e for e in collect(graph, mailbox, path, query, MAX_SEARCHED, _prefer(zone))]
+        searched = collect(graph, mailbox, path, query, MAX_SEARCHED, _prefer(zone))
         skip = int(params.get("$skip") or 0)
-        found = [e for e in found if _matches(e, words)][skip : skip + wanted(params)]
+        found = [e for e in searched if _matches(e, words)][skip : skip + wanted(params)]
     else:
         query.update(odata_query(params))
         found = collect(graph, mailbox, path, query, wanted(params), _prefer(zone))
