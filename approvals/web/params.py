@@ -8,6 +8,7 @@ parameter the connector marks ``x-ms-url-encoding: double`` (Graph ids hold ``/`
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -32,6 +33,11 @@ def read_params(route: Route, path_values: dict[str, str]) -> dict[str, Any]:
                 raw = unquote(raw)
         elif param.where == "query":
             raw = request.args.get(param.name)
+        elif param.preference:
+            raw = preference(request.headers.getlist("Prefer"), param.preference)
+            if raw is not None:
+                values[param.preference] = param.check(raw) if param.check else raw
+            continue
         else:
             continue
         if raw is None or (raw == "" and param.where == "query"):
@@ -42,8 +48,21 @@ def read_params(route: Route, path_values: dict[str, str]) -> dict[str, Any]:
                     f"{param.name} is required", code="missing_field", field=param.name
                 )
             continue
-        values[param.name] = _typed(param, raw)
+        value = _typed(param, raw)
+        values[param.name] = param.check(value) if param.check else value
     return values
+
+
+_PREFERENCE = re.compile(r'\s*([^=,;\s]+)\s*(?:=\s*("[^"]*"|[^,;]*))?[^,]*(?:,|$)')
+
+
+def preference(headers: list[str], name: str) -> str | None:
+    """The value of the preference ``name`` in ``Prefer`` headers (RFC 7240), unquoted."""
+    for header in headers:
+        for match in _PREFERENCE.finditer(header):
+            if match.group(1).lower() == name.lower():
+                return (match.group(2) or "").strip().strip('"')
+    return None
 
 
 def _typed(param: Param, raw: str) -> Any:
