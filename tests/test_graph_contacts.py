@@ -16,11 +16,10 @@ from urllib.parse import quote
 
 import pytest
 
-from approvals.mailboxes import set_mailboxes
-from tests.conftest import GRAPH_APP_ID, GRAPH_APP_SECRET
 from tests.support.api import ApiUser
 from tests.support.graph.mailbox import new_item_id
 from tests.support.graph.server import GraphStandIn
+from tests.support.m365 import bound_key, tenant_with
 from tests.support.stack import Stack
 
 OWN = "sales@contoso.example"
@@ -35,19 +34,14 @@ READ_ONLY = {"id", "parentFolderId", "changeKey", "createdDateTime", "lastModifi
 
 @pytest.fixture
 def tenant(graph: GraphStandIn) -> GraphStandIn:
-    graph.register_app(GRAPH_APP_ID, secret=GRAPH_APP_SECRET)
-    for address in (OWN, FOREIGN):
-        graph.add_mailbox(address)
-    return graph
+    return tenant_with(graph, (OWN, FOREIGN))
 
 
 @pytest.fixture
 def m365(stack: Stack, tenant: GraphStandIn) -> Iterator[ApiUser]:
-    created, http = stack.new_client("contacts")
-    with stack.db.session() as session:
-        set_mailboxes(session, created.id, [OWN])
-    yield ApiUser(created.id, created.key, created.webhook_secret, http)
-    http.close()
+    user = bound_key(stack, "contacts", [OWN])
+    yield user
+    user.http.close()
 
 
 @pytest.fixture
