@@ -61,6 +61,8 @@ class Route:
     body_name: str = "body"
     repeatable: bool = True
     deferrable: bool = False  # may answer 202 with Location: /operations/{id}
+    # Other answers that are not errors: (status, description, model), e.g. /readyz's 503.
+    also: tuple[tuple[int, str, type[BaseModel]], ...] = ()
 
 
 IDEMPOTENCY_KEY = Param(

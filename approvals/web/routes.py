@@ -17,7 +17,7 @@ from approvals.approval.schemas import (
     SubscriptionResponse,
 )
 from approvals.operations.answers import OperationPending
-from approvals.web import answers, openapi, pages
+from approvals.web import answers, health, openapi, pages
 from approvals.web.api import deliveries, operations, outbox, subscriptions
 from approvals.web.mail_routes import MAIL_ROUTES
 from approvals.web.route_types import IDEMPOTENCY_KEY, Access, Param, Route
@@ -83,6 +83,44 @@ def _subscription_routes(
             description="Links stop working and no callback is sent; repeating it is harmless.",
         ),
     ]
+
+
+SERVICE_ROUTES = [
+    Route(
+        "GET",
+        "/healthz",
+        "GetHealth",
+        "The process is alive",
+        health.healthz,
+        "Service",
+        access="public",
+        answer=answers.Health,
+        description="Checks nothing else: a liveness probe must not fail for a database outage.",
+    ),
+    Route(
+        "GET",
+        "/readyz",
+        "GetReadiness",
+        "Ready to serve: database and broker reachable, migrations applied",
+        health.readyz,
+        "Service",
+        access="public",
+        answer=answers.Health,
+        also=((503, "Not ready: each failed check says why", answers.Health),),
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        "GetMetrics",
+        "Prometheus metrics of every process (text exposition format)",
+        health.metrics,
+        "Service",
+        access="public",
+        media="text/plain",
+        errors=(401,),
+        description="With APPROVALS_METRICS_TOKEN set, it needs 'Authorization: Bearer <token>'.",
+    ),
+]
 
 
 ROUTES: list[Route] = [
@@ -214,6 +252,7 @@ ROUTES: list[Route] = [
         "Service",
         access="public",
     ),
+    *SERVICE_ROUTES,
 ]
 
 _BY_ID = {route.operation_id: route for route in ROUTES}

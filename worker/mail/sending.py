@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Row, select, update
 
 from approvals.errors import MailError, OurSideMailError, PermanentMailError
 from approvals.mailboxes import default_mailboxes
+from approvals.observability.metrics import EMAILS
 from approvals.runtime import Runtime
 from approvals.store.claims import MAIL, expected_message_at
 from approvals.store.models import Recipient, Response, Subscription, utcnow
@@ -189,6 +190,7 @@ def _send_claimed(
         finally:
             SEND_GATE.observe(time.monotonic() - started)
         sent.append(claim.id)
+        EMAILS.labels(runtime.settings.mail_backend, "sent").inc()
         outcomes[claim.id] = SendOutcome("sent")
         if len(sent) >= RECORD_EVERY:
             _record_sent(runtime, sent)
@@ -245,7 +247,9 @@ def _record_failure(
             .where(Recipient.id == recipient_id, Recipient.email_status == EmailStatus.SENDING)
             .values(**values)
         )
-    return SendOutcome("failed") if delay is None else SendOutcome("retry", delay)
+    outcome = SendOutcome("failed") if delay is None else SendOutcome("retry", delay)
+    EMAILS.labels(runtime.settings.mail_backend, outcome.status).inc()
+    return outcome
 
 
 def _put_back(runtime: Runtime, recipient_ids: list[str]) -> None:
