@@ -6,6 +6,8 @@ are read from ``/metrics`` after a real loop (email out, a person's confirmation
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -205,3 +207,31 @@ def test_graph_calls_and_throttling_waits_are_counted(ops: Stack, graph: GraphSt
     assert grew("approvals_graph_requests_total", status="200") >= 1
     assert grew("approvals_graph_throttle_waits_total") == 2
     assert grew("approvals_graph_throttle_wait_seconds_total") == 2
+
+
+def test_the_worker_sends_task_events_so_flower_works(ops: Stack) -> None:
+    if ops.name == "embedded":
+        pytest.skip("Celery sends no events over the SQLite broker (its transport cannot fan out)")
+    from celery import Celery
+    from kombu import Connection
+
+    options = json.loads(ops.env["APPROVALS_BROKER_TRANSPORT_OPTIONS"])
+    seen: list[dict] = []
+    with Connection(ops.env["APPROVALS_BROKER_URL"], transport_options=options) as connection:
+
+        def succeeded(event: dict) -> None:
+            seen.append(event)
+            events.should_stop = True
+
+        events = Celery().events.Receiver(connection, handlers={"task-succeeded": succeeded})
+        # The beat's sweep runs every second: its task events come without asking for any.
+        give_up = threading.Timer(30, lambda: setattr(events, "should_stop", True))
+        give_up.start()
+        try:
+            events.capture(limit=None)
+        finally:
+            give_up.cancel()
+
+    assert seen, "no task event within 30 s"
+    assert seen[0]["type"] == "task-succeeded"
+    assert seen[0]["hostname"].startswith("celery@")
