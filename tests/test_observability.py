@@ -235,3 +235,77 @@ def test_the_worker_sends_task_events_so_flower_works(ops: Stack) -> None:
     assert seen, "no task event within 30 s"
     assert seen[0]["type"] == "task-succeeded"
     assert seen[0]["hostname"].startswith("celery@")
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+
+def test_logs_are_json_lines_with_their_ids_and_never_a_key_secret_token_or_body(
+    ops: Stack,
+    ops_api: ApiUser,
+    smtp: SmtpSink,
+    receiver: CallbackReceiver,
+    address: str,
+    graph: GraphStandIn,
+) -> None:
+    body = "private body text " + uuid.uuid4().hex
+    graph.register_app(GRAPH_APP_ID, secret=GRAPH_APP_SECRET)
+    graph.add_mailbox("logs@contoso.example")
+    graph.deliver("logs@contoso.example", subject="s", body=body)
+    with ops.db.session() as session:
+        set_mailboxes(session, ops_api.id, ["logs@contoso.example"])
+    assert ops_api.http.get("/v3/Mail").status_code == 200  # a Graph token in use
+    path = receiver.new_path()
+    given = "trace-" + uuid.uuid4().hex
+
+    created = ops_api.http.post(
+        "/approvalmail/$subscriptions",
+        json={"NotificationUrl": receiver.url(path), "Message": {"To": address, "Body": body}},
+        headers={"X-Request-Id": given},
+    )
+    links = option_links(smtp.wait_for(address)[0])
+    assert answer(links[0]).status_code == 200
+    receiver.wait_for(path)
+    subscription_id = created.json()["id"]
+    state = eventually(
+        lambda: (s := ops_api.state(subscription_id))["delivery"]["status"] == "delivered" and s
+    )
+    made = ops_api.http.get("/approvalmail/$subscriptions/" + subscription_id)
+
+    assert created.headers["X-Request-Id"] == given
+    assert len(made.headers["X-Request-Id"]) >= 16  # none given: one is made
+    logs = {p.name: p.read_text() for p in sorted(ops.root.glob("*.log"))}
+    assert set(logs) == {"web.log", "worker.log", "beat.log"}
+    everything = "\n".join(logs.values())
+    tokens = {link.split("/respond/")[1].split("?")[0] for link in links}
+    secrets = {
+        "API key": ops_api.key,
+        "webhook secret": ops_api.webhook_secret,
+        "metrics token": METRICS_TOKEN,
+        "Graph client secret": GRAPH_APP_SECRET,
+        "message body": body,
+        **{f"link token {i}": token for i, token in enumerate(tokens)},
+        **{f"Graph token {i}": token for i, token in enumerate(graph.identity.tokens)},
+    }
+    assert len(secrets) >= 7
+    assert [name for name, secret in secrets.items() if secret in everything] == []
+    lines = []
+    for name, text in logs.items():
+        for line in text.splitlines():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                pytest.fail(f"{name}: not a JSON object: {line[:200]}")
+
+    def found(**fields: object) -> list[dict]:
+        return [line for line in lines if fields.items() <= line.items()]
+
+    # The caller's request id on the access line and on the app's own line about it.
+    assert found(logger="gunicorn.access", request_id=given, status=201, method="POST")
+    assert found(message="subscription created", subscription_id=subscription_id, request_id=given)
+    # The worker's lines name the subscription, the delivery and the task they concern.
+    sent = found(message="email sent", subscription_id=subscription_id)
+    assert sent and sent[0]["task_id"] and sent[0]["process"] == "worker"
+    assert found(delivery_id=state["delivery"]["id"], process="worker")
+    # The person's confirmation is on the access log, its link token replaced.
+    assert found(logger="gunicorn.access", method="POST", path="/respond/[redacted]", status=200)

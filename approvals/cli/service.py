@@ -11,7 +11,8 @@ import time
 import click
 
 from approvals.cli.common import database, upgrade
-from approvals.config import load_settings
+from approvals.config import Settings, load_settings
+from approvals.observability.logs import configure_logging
 from approvals.observability.multiprocess import use_metrics_dir
 
 # How long `approvals run` gives its processes to finish their work after Ctrl-C.
@@ -30,6 +31,7 @@ def web(host: str, port: int | None, workers: int, threads: int) -> None:
     """Serve the HTTP API and pages with gunicorn."""
     settings = load_settings()
     use_metrics_dir(settings)
+    configure_logging(settings, "web")
     from approvals.web.server import serve
 
     serve(host, port or settings.port, workers=workers, threads=threads)
@@ -44,12 +46,14 @@ def worker(concurrency: int | None, queues: str | None) -> None:
     """Run a Celery worker (mail, callbacks and Graph operations)."""
     settings = load_settings()
     use_metrics_dir(settings)
+    configure_logging(settings, "worker")
     from worker.celery_app import ALL_QUEUES
     from worker.entry import celery_app
 
     n = concurrency or settings.worker_concurrency
     celery_app.worker_main(
         [
+            *_quiet(settings),
             "worker",
             "--loglevel=INFO",
             "--pool=threads",
@@ -66,10 +70,17 @@ def worker(concurrency: int | None, queues: str | None) -> None:
 @click.command()
 def beat() -> None:
     """Run Celery beat: the sweeper that re-enqueues owed work and expires subscriptions."""
-    use_metrics_dir(load_settings())
+    settings = load_settings()
+    use_metrics_dir(settings)
+    configure_logging(settings, "beat")
     from worker.entry import celery_app
 
-    celery_app.start(["beat", "--loglevel=INFO"])
+    celery_app.start([*_quiet(settings), "beat", "--loglevel=INFO"])
+
+
+def _quiet(settings: Settings) -> list[str]:
+    """JSON logs have no room for Celery's start-up banner; readable ones keep it."""
+    return ["--quiet"] if settings.log_format == "json" else []
 
 
 @click.command()

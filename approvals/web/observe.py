@@ -1,19 +1,32 @@
-"""Per-request bookkeeping the operator sees: request counts and latency by route.
+"""Per-request bookkeeping the operator sees: a request id, request counts and latency.
 
-Routes are labelled with the route table's path (``/deliveries/{id}``), never the URL itself,
-so an id or a link token can neither reach a metric nor multiply its series.
+The request id is the caller's ``X-Request-Id`` (when it is a sane one) or a new one; it is on
+every log line of the request and in the answer's ``X-Request-Id``, so a caller's report and
+our logs meet. Routes are labelled with the route table's path (``/deliveries/{id}``), never
+the URL itself, so an id or a link token can neither reach a metric nor multiply its series.
 """
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 
 from flask import Flask, Response, g, request
 
+from approvals.observability.logs import bind, unbind
 from approvals.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from approvals.web.routes import ROUTES
 
 UNMATCHED = "unmatched"
+REQUEST_ID = "X-Request-Id"
+# A caller's id is kept when it looks like one (a UUID, a trace id, ...), never arbitrary text.
+_SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def request_id() -> str:
+    given = request.headers.get(REQUEST_ID, "")
+    return given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def register_observers(app: Flask) -> None:
@@ -25,8 +38,17 @@ def register_observers(app: Flask) -> None:
 
     def started() -> None:
         g.started = time.perf_counter()
+        g.request_id = request_id()
+        g.log_ids = bind(request_id=g.request_id)
+
+    def finished(_error: BaseException | None) -> None:
+        tokens = g.pop("log_ids", None)
+        if tokens is not None:
+            unbind(tokens)
 
     def answered(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers[REQUEST_ID] = g.request_id
         route = paths.get(request.endpoint or "", UNMATCHED)
         method = request.method
         HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
@@ -37,6 +59,7 @@ def register_observers(app: Flask) -> None:
 
     app.before_request(started)
     app.after_request(answered)
+    app.teardown_request(finished)
 
 
 _BLUEPRINTS = {"api": "api", "page": "pages", "public": "public"}

@@ -8,6 +8,7 @@ and that commit.
 from __future__ import annotations
 
 import base64
+import logging
 import random
 import time
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ from approvals.store.status import EmailStatus, SubscriptionStatus
 from worker.mail.backends import MailBackend
 from worker.mail.gate import SendGate
 from worker.mail.message import Attachment, MailContent, OptionLink, build_message
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,10 @@ def _send_claimed(
             SEND_GATE.observe(time.monotonic() - started)
         sent.append(claim.id)
         EMAILS.labels(runtime.settings.mail_backend, "sent").inc()
+        log.info(
+            "email sent",
+            extra={"subscription_id": claim.subscription_id, "recipient_id": claim.id},
+        )
         outcomes[claim.id] = SendOutcome("sent")
         if len(sent) >= RECORD_EVERY:
             _record_sent(runtime, sent)
@@ -249,6 +256,12 @@ def _record_failure(
         )
     outcome = SendOutcome("failed") if delay is None else SendOutcome("retry", delay)
     EMAILS.labels(runtime.settings.mail_backend, outcome.status).inc()
+    log.warning(
+        "email not sent (%s): %s",
+        outcome.status,
+        str(exc)[:500],
+        extra={"recipient_id": recipient_id},
+    )
     return outcome
 
 

@@ -231,6 +231,12 @@ def _deliver_to_host(
         outcome = "delivered" if result.delivered else result.error_code or "http_status"
         CALLBACK_ATTEMPTS.labels(outcome).inc()
         CALLBACK_LATENCY.observe(took)
+        log.info(
+            "callback attempt %s: %s",
+            item.attempt_number,
+            outcome,
+            extra={"delivery_id": item.id, "status_code": result.status_code},
+        )
         made.append(Attempt(item, started, int(took * 1000), result))
         if len(made) >= RECORD_EVERY:
             write_down(made)
