@@ -191,14 +191,17 @@ def normalise_url(value: str) -> str:
 
 
 class _EmailSubscription(BaseModel):
-    NotificationUrl: str = Field(
-        description="Where the chosen option is POSTed (kept in the ASCII form HTTP sends)"
+    # Required, as in the connector; null (an extension) asks for no callback at all: the
+    # caller polls the subscription instead (``approvals ask --wait`` does).
+    NotificationUrl: str | None = Field(
+        description="Where the chosen option is POSTed (kept in the ASCII form HTTP sends); "
+        "null for no callback (poll the subscription instead)"
     )
 
     @field_validator("NotificationUrl")
     @classmethod
-    def _url(cls, value: str) -> str:
-        return normalise_url(value)
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_url(value)
 
 
 class ApprovalEmailSubscription(_EmailSubscription):
@@ -227,4 +230,4 @@ class SubscriptionResponse(BaseModel):
     id: str
     resource: str
     notificationType: str
-    notificationUrl: str
+    notificationUrl: str | None = Field(description="null: no callback was asked for")

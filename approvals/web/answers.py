@@ -63,7 +63,7 @@ class SubscriptionState(BaseModel):
 
     id: str
     notificationType: Literal["approvalmail", "mailwithoptions"]
-    notificationUrl: str
+    notificationUrl: str | None = Field(description="null: no callback was asked for")
     status: SubscriptionStatus
     createdAt: str
     expiresAt: str
