@@ -231,3 +231,15 @@ class SubscriptionResponse(BaseModel):
     resource: str
     notificationType: str
     notificationUrl: str | None = Field(description="null: no callback was asked for")
+
+
+class ApprovalEmailResponse(BaseModel):
+    """The callback POSTed to NotificationUrl (the connector's definition, plus our fields)."""
+
+    SelectedOption: str = Field(description="The option the recipient confirmed")
+    UserEmailAddress: str = Field(description="The address of the recipient who answered")
+    UserTenantId: str | None = Field(None, description="Always null (no Entra tenant)")
+    UserId: str = Field(description="The recipient's id")
+    SubscriptionId: str = Field(description="The subscription answered")
+    Comment: str = Field("", description="The recipient's comment, if any")
+    RespondedAt: str = Field(description="When they confirmed (ISO 8601, UTC)")

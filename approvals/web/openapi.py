@@ -134,6 +134,8 @@ def build_document() -> dict[str, Any]:
     for route in ROUTES:
         models.update(m for m in (route.body, route.answer) if m is not None)
         models.update(model for _, _, model in route.also)
+        if route.notification is not None:
+            models.add(route.notification)
     _, schemas = models_json_schema(
         [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
         ref_template=SCHEMAS + "{model}",

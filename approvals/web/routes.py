@@ -12,12 +12,13 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from approvals.approval.schemas import (
+    ApprovalEmailResponse,
     ApprovalEmailSubscription,
     OptionsEmailSubscription,
     SubscriptionResponse,
 )
 from approvals.operations.answers import OperationPending
-from approvals.web import answers, health, openapi, pages
+from approvals.web import answers, health, openapi, pages, swagger
 from approvals.web.api import deliveries, operations, outbox, subscriptions
 from approvals.web.mail_routes import MAIL_ROUTES
 from approvals.web.route_types import IDEMPOTENCY_KEY, Access, Param, Route
@@ -54,6 +55,8 @@ def _subscription_routes(
             params=(IDEMPOTENCY_KEY,),
             errors=(400, 413, 422),
             view_args={"kind": kind},
+            notification=ApprovalEmailResponse,
+            body_name=body.__name__[0].lower() + body.__name__[1:],  # the connector's name
             description="Emails every recipient one button per option; the first confirmed "
             "choice is POSTed to NotificationUrl, signed (Standard Webhooks) and retried.",
         ),
@@ -249,6 +252,15 @@ ROUTES: list[Route] = [
         "GetOpenApiDocument",
         "This document",
         openapi.document,
+        "Service",
+        access="public",
+    ),
+    Route(
+        "GET",
+        "/swagger.json",
+        "GetSwaggerDocument",
+        "This API as OpenAPI 2.0, to import as a Power Automate or Logic Apps custom connector",
+        swagger.document,
         "Service",
         access="public",
     ),
