@@ -4,7 +4,6 @@ polling on SQLite; either way it sees the answer the worker recorded."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -68,48 +67,46 @@ def running_operation(db: Database) -> str:
         return operation.id
 
 
-def test_the_wait_ends_soon_after_the_worker_records_the_answer(
-    runtime: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    operation_id = running_operation(runtime.db)
+def connected(runtime: Any) -> waiting.Listener | None:
     listener = waiting.listener_for(runtime.db.engine)
     if listener is not None:
         assert listener.ready.wait(10), "the listener did not connect"
-    reads: list[str] = []
-    ended = waiting._ended
-    monkeypatch.setattr(waiting, "_ended", lambda rt, oid: reads.append(oid) or ended(rt, oid))
-    outcome: list[tuple[bool, float]] = []
+    return listener
 
-    def wait() -> None:
-        ended_in_time = waiting.wait_for_end(runtime, operation_id, 5)
-        outcome.append((ended_in_time, time.monotonic()))
 
-    waiter = threading.Thread(target=wait)
-    waiter.start()
-    time.sleep(0.3)
-    recorded_at = time.monotonic()
-    record(runtime, operation_id, json_result({"value": []}))
-    waiter.join(5)
-
-    [(ended_in_time, returned_at)] = outcome
-    assert ended_in_time
-    with runtime.db.session() as session:
-        row = session.get(Operation, operation_id)
-        assert row is not None and row.status == OperationStatus.SUCCEEDED
-        assert row.result_status == 200 and row.result_body == b'{"value":[]}'
+@pytest.mark.parametrize("recorded", ["while waiting", "before the wait began"])
+def test_the_wait_ends_with_the_answer_the_worker_recorded(
+    runtime: Any, recorded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operation_id = running_operation(runtime.db)
+    listener = connected(runtime)
+    # Without the notification a waiting route would sleep for this long before reading.
+    monkeypatch.setattr(waiting, "NOTIFIED_LOOK_SECONDS", 60)
+    outcome: list[Any] = []
+    with waiting.EndWatch(runtime) as watch:
+        watch.expect(operation_id)  # as the route does, before its insert commits
+        if recorded == "before the wait began":  # a worker quicker than the web
+            record(runtime, operation_id, json_result({"value": []}))
+        waiter = threading.Thread(target=lambda: outcome.append(watch.wait(30)))
+        waiter.start()
+        if recorded == "while waiting":
+            record(runtime, operation_id, json_result({"value": []}))
+        waiter.join(10)
+    assert not waiter.is_alive(), "the notification did not wake the wait"
+    [ended] = outcome
+    assert ended is not None
+    assert ended.status == OperationStatus.SUCCEEDED
+    assert (ended.result_status, ended.result_body) == (200, b'{"value":[]}')
     if listener is not None:
-        # Woken by the notification, within the first look: the row was never polled.
-        assert reads == []
-        assert returned_at - recorded_at < waiting.NOTIFIED_LOOK_SECONDS / 2
-    else:
-        assert reads  # SQLite polls
+        assert listener._waiting == {}, "the watch was not forgotten"
 
 
 def test_the_wait_gives_up_after_its_time(runtime: Any) -> None:
     operation_id = running_operation(runtime.db)
-    listener = waiting.listener_for(runtime.db.engine)
-    if listener is not None:
-        assert listener.ready.wait(10)
-    began = time.monotonic()
-    assert waiting.wait_for_end(runtime, operation_id, 0.3) is False
-    assert 0.3 <= time.monotonic() - began < 2
+    connected(runtime)
+    with waiting.EndWatch(runtime) as watch:
+        watch.expect(operation_id)
+        assert watch.wait(0.3) is None
+    with runtime.db.session() as session:
+        row = session.get(Operation, operation_id)
+        assert row is not None and row.status == OperationStatus.RUNNING

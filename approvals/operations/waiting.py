@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import Engine, Executable, Update, func, select
+from sqlalchemy import Engine, Executable, Row, Update, bindparam, func, select
 
 from approvals.runtime import Runtime
 from approvals.store.models import Operation
@@ -103,54 +103,80 @@ def listener_for(engine: Engine) -> Listener | None:
     return listener
 
 
-def wait_for_end(runtime: Runtime, operation_id: str, seconds: float) -> bool:
-    """True once the operation has ended, False when ``seconds`` passed first."""
-    deadline = time.monotonic() + seconds
-    listener = listener_for(runtime.db.engine)
-    if listener is not None and listener.ready.is_set():
-        return _wait_notified(runtime, listener, operation_id, deadline)
-    return _poll(runtime, operation_id, deadline)
+class EndWatch:
+    """The route's wait for one operation, set up before the transaction that inserts it
+    commits: the worker may answer within milliseconds of that commit, and a notification
+    sent before anyone listens would leave the route sleeping until its next look."""
 
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.listener = listener_for(runtime.db.engine)
+        self.operation_id: str | None = None
+        self.woken: threading.Event | None = None
+        self.generation = 0
 
-def _ended(runtime: Runtime, operation_id: str) -> bool:
-    with runtime.db.engine.connect() as conn:
-        return conn.scalar(select(Operation.status).where(Operation.id == operation_id)) in (
-            _FINISHED
-        )
+    def expect(self, operation_id: str) -> None:
+        self.operation_id = operation_id
+        if self.listener is not None and self.listener.ready.is_set():
+            self.generation = self.listener.generation
+            self.woken = self.listener.watch(operation_id)
 
+    def wait(self, seconds: float) -> Row[Any] | None:
+        """The operation's recorded answer once it has ended; None when ``seconds`` passed
+        first. The answer comes from the one read that found the operation ended."""
+        assert self.operation_id is not None, "expect() the operation first"
+        deadline = time.monotonic() + seconds
+        if self.woken is not None:
+            return self._wait_notified(deadline)
+        return self._poll(deadline)
 
-def _wait_notified(
-    runtime: Runtime, listener: Listener, operation_id: str, deadline: float
-) -> bool:
-    """Sleep until the worker's notification; read the row now and then without one."""
-    woken = listener.watch(operation_id)
-    generation = listener.generation
-    try:
+    def __enter__(self) -> EndWatch:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.woken is not None and self.listener is not None and self.operation_id:
+            self.listener.forget(self.operation_id)
+
+    def _wait_notified(self, deadline: float) -> Row[Any] | None:
+        """Sleep until the worker's notification; read the row now and then without one."""
+        assert self.listener is not None and self.woken is not None
+        generation = self.generation
         while True:
             left = deadline - time.monotonic()
-            if listener.ready.is_set() and listener.generation == generation:
+            if self.listener.ready.is_set() and self.listener.generation == generation:
                 look = NOTIFIED_LOOK_SECONDS
             else:  # reconnecting, or reconnected since: notifications may have been missed
-                look, generation = MAX_LOOK_SECONDS, listener.generation
+                look, generation = MAX_LOOK_SECONDS, self.listener.generation
             # The worker notifies after its commit: the row holds the answer by then.
-            if woken.wait(max(0.0, min(look, left))) or _ended(runtime, operation_id):
-                return True
-            if left <= 0:
-                return False
-    finally:
-        listener.forget(operation_id)
+            self.woken.wait(max(0.0, min(look, left)))
+            ended = self._ended()
+            if ended is not None or left <= 0:
+                return ended
+
+    def _poll(self, deadline: float) -> Row[Any] | None:
+        pause = FIRST_LOOK_SECONDS
+        while True:
+            ended = self._ended()
+            left = deadline - time.monotonic()
+            if ended is not None or left <= 0:
+                return ended
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, MAX_LOOK_SECONDS)
+
+    def _ended(self) -> Row[Any] | None:
+        with self.runtime.db.engine.connect() as conn:
+            row = conn.execute(_RECORDED_ANSWER, {"operation_id": self.operation_id}).first()
+        return row if row is not None and row.status in _FINISHED else None
 
 
-def _poll(runtime: Runtime, operation_id: str, deadline: float) -> bool:
-    pause = FIRST_LOOK_SECONDS
-    while True:
-        if _ended(runtime, operation_id):
-            return True
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        time.sleep(min(pause, left))
-        pause = min(pause * 2, MAX_LOOK_SECONDS)
+# Built once: what service.answer needs of an ended operation.
+_RECORDED_ANSWER = select(
+    Operation.id,
+    Operation.status,
+    Operation.result_status,
+    Operation.result_type,
+    Operation.result_body,
+).where(Operation.id == bindparam("operation_id"))
 
 
 def notifying(statement: Update, operation_id: Any) -> Executable:

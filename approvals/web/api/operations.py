@@ -15,7 +15,8 @@ from approvals.approval.subscriptions import request_fingerprint
 from approvals.errors import BadRequest, NotConfigured
 from approvals.mailboxes import mailbox_for
 from approvals.operations import service
-from approvals.operations.waiting import wait_for_end
+from approvals.operations.waiting import EndWatch
+from approvals.web.auth import client_mailboxes
 from approvals.web.params import read_params
 from approvals.web.request_db import request_transaction
 from approvals.web.runtime import current_runtime
@@ -40,22 +41,26 @@ def run(operation: str, **path_values: str) -> Response:
     key = request.headers.get("Idempotency-Key") or None
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
         raise BadRequest("Idempotency-Key is longer than 255 characters", field="Idempotency-Key")
-    with request_transaction() as session:
-        mailbox = mailbox_for(session, g.client_id, params.get("mailboxAddress"))
-        started = service.start(
-            session,
-            client_id=g.client_id,
-            name=route.operation_id,
-            mailbox=mailbox,
-            params=params,
-            repeatable=route.repeatable,
-            keep=timedelta(seconds=runtime.settings.operation_result_ttl),
-            idempotency_key=key,
-            fingerprint=request_fingerprint([route.operation_id, params]) if key else None,
-        )
-        operation_id = started.id
-    if "respond-async" not in request.headers.get("Prefer", ""):
-        wait_for_end(runtime, operation_id, runtime.settings.operation_wait)
+    wait = "respond-async" not in request.headers.get("Prefer", "")
+    mailbox = mailbox_for(client_mailboxes(g.client_id), params.get("mailboxAddress"))
+    with EndWatch(runtime) as watch:
+        with request_transaction() as session:
+            started = service.start(
+                session,
+                client_id=g.client_id,
+                name=route.operation_id,
+                mailbox=mailbox,
+                params=params,
+                repeatable=route.repeatable,
+                keep=timedelta(seconds=runtime.settings.operation_result_ttl),
+                idempotency_key=key,
+                fingerprint=request_fingerprint([route.operation_id, params]) if key else None,
+            )
+            operation_id, new = started.id, not started.finished
+            watch.expect(operation_id)  # before the commit publishes it
+        ended = watch.wait(runtime.settings.operation_wait) if wait and new else None
+    if ended is not None:  # just recorded for this client: answered from the read that saw it
+        return _response(service.answer(ended, runtime.settings.base_url))
     return _answer(operation_id)
 
 
@@ -69,4 +74,8 @@ def _answer(operation_id: str) -> Response:
         answer = service.answer(
             service.find(session, g.client_id, operation_id), runtime.settings.base_url
         )
+    return _response(answer)
+
+
+def _response(answer: service.Answer) -> Response:
     return Response(answer.body, answer.status, answer.headers)
