@@ -161,13 +161,14 @@ def ask(
         if not wait:
             click.echo(json.dumps(created) if as_json else created["id"])
             return
-        if not as_json:
-            click.echo(created["id"], err=True)  # the answer goes to stdout; the id to the log
         signal.signal(signal.SIGTERM, _cancelled)
         try:
-            state = _wait(service, created["id"], limit)
-        except KeyboardInterrupt:
-            state = _give_up(service, created["id"], keep, "interrupted")
+            try:
+                if not as_json:  # the answer goes to stdout; the id to the log
+                    click.echo(created["id"], err=True)
+                state = _wait(service, created["id"], limit)
+            except KeyboardInterrupt:
+                state = _give_up(service, created["id"], keep, "interrupted")
         except _Failed as exc:
             _fail(str(exc))
         sys.exit(_report(state, as_json))
