@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 from approvals.store.db import Database
 
@@ -36,3 +39,18 @@ def revision(db: Database, message: str) -> None:
         config = alembic_config(db)
         config.attributes["connection"] = connection
         command.revision(config, message=message, autogenerate=True)
+
+
+def pending_migrations(connection: Connection) -> tuple[set[str], set[str]]:
+    """The database's revisions and the code's heads; equal when the schema is current."""
+    from alembic.runtime.migration import MigrationContext
+
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    return current, set(_script_heads())
+
+
+@functools.cache
+def _script_heads() -> tuple[str, ...]:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return tuple(ScriptDirectory.from_config(config).get_heads())
