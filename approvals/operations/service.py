@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -87,6 +87,20 @@ def start(
         return _same_request(earlier, fingerprint)
     after_commit(session, Job.RUN_OPERATION, operation.id)
     return operation
+
+
+def forget_failed(session: Session, client_id: str, key: str) -> None:
+    """A failed operation stops answering for ``key``: the request, repeated, runs again (a
+    polled trigger's engine repeats a failed poll and must not get its failure forever)."""
+    session.execute(
+        update(Operation)
+        .where(
+            Operation.client_id == client_id,
+            Operation.idempotency_key == key,
+            Operation.status == OperationStatus.FAILED,
+        )
+        .values(idempotency_key=None)
+    )
 
 
 def _by_key(session: Session, client_id: str, key: str) -> Operation | None:

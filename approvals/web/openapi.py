@@ -70,6 +70,11 @@ def _operation(route: Route) -> dict[str, Any]:
             "description": "Still running: poll Location (/operations/{id}) after Retry-After",
             "content": {"application/json": {"schema": _ref(OperationPending)}},
         }
+    if route.trigger:
+        responses["202"] = {
+            "description": "Nothing new: poll Location (it carries the trigger's state) after "
+            "Retry-After"
+        }
     has_query = any(p.where == "query" for p in route.params)
     for status in sorted({*route.errors, *ALWAYS[route.access], *((414,) if has_query else ())}):
         responses[str(status)] = _error(route, status)
@@ -94,6 +99,8 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["description"] = route.description
     if route.deprecated:
         operation["deprecated"] = True
+    if route.trigger:
+        operation["x-ms-trigger"] = "batch"
     if route.access != "api":
         operation["security"] = []
     if route.body is not None:

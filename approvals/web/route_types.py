@@ -61,6 +61,8 @@ class Route:
     body_name: str = "body"
     repeatable: bool = True
     deferrable: bool = False  # may answer 202 with Location: /operations/{id}
+    # A polling trigger (x-ms-trigger: batch): 202 + Location when nothing is new.
+    trigger: bool = False
 
 
 IDEMPOTENCY_KEY = Param(

@@ -21,6 +21,7 @@ from approvals.web import answers, openapi, pages
 from approvals.web.api import deliveries, operations, outbox, subscriptions
 from approvals.web.mail_routes import MAIL_ROUTES
 from approvals.web.route_types import IDEMPOTENCY_KEY, Access, Param, Route
+from approvals.web.trigger_routes import TRIGGER_ROUTES
 
 __all__ = ["ROUTES", "Access", "Param", "Route", "route_named"]
 
@@ -101,6 +102,7 @@ ROUTES: list[Route] = [
         "OptionsMail",
     ),
     *MAIL_ROUTES,
+    *TRIGGER_ROUTES,
     Route(
         "GET",
         "/operations/{id}",

@@ -166,8 +166,9 @@ class GraphClient:
                 token = self.credentials.token()
             except TokenError as exc:
                 raise GraphError(503, "token_unavailable", str(exc), 30.0) from None
-            sent = {"Authorization": f"Bearer {token}", "Prefer": IMMUTABLE_IDS}
-            sent.update(headers or {})
+            sent = {"Authorization": f"Bearer {token}", **(headers or {})}
+            # Immutable ids always, beside whatever else the caller prefers (odata.maxpagesize).
+            sent["Prefer"] = ", ".join(filter(None, (IMMUTABLE_IDS, sent.get("Prefer"))))
             try:
                 with self._slot(mailbox):
                     response = self._http.request(

@@ -8,6 +8,7 @@ from typing import Any
 from worker.graph.client import GraphClient
 from worker.operations import mail
 from worker.operations.results import Result
+from worker.triggers.catalog import TRIGGERS, as_operation
 
 Handler = Callable[[GraphClient, str, dict[str, Any]], Result]
 
@@ -25,6 +26,8 @@ HANDLERS: dict[str, Handler] = {
     "ReplyToV3": mail.reply_to_v3,
     "GetAttachment": mail.get_attachment,
     "GetAttachment_V2": mail.get_attachment_v2,
+    # Polled triggers: one poll is one operation (approvals.triggers.polls).
+    **{name: as_operation(trigger) for name, trigger in TRIGGERS.items()},
 }
 
 

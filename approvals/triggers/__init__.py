@@ -1,0 +1,1 @@
+"""The connector's triggers: polled (state in the Location) and pushed (subscriptions)."""
