@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from approvals.approval.schemas import SubscriptionResponse
 from approvals.operations.mail_models import (
     TriggerBatchResponseClientReceiveMessage,
     TriggerBatchResponseGraphClientReceiveMessage,
 )
+from approvals.triggers.schemas import TriggerSubscriptionRequest
 from approvals.triggers.state import STATE_PARAM
+from approvals.web import answers
 from approvals.web.api import triggers
 from approvals.web.operation_routes import INCLUDE_ATTACHMENTS
 from approvals.web.route_types import Param, Route
@@ -70,6 +73,14 @@ POLLING = (
 )
 
 
+PUSHED = (
+    "Polled by the service every APPROVALS_TRIGGER_INTERVAL seconds from now on; each new batch "
+    'is POSTed to NotificationUrl as {"value": [...]}, signed (Standard Webhooks) and retried '
+    "like every callback."
+)
+SUBSCRIPTION_ID = Param("id", "path", {"type": "string"}, "Id of the trigger subscription.")
+
+
 def _trigger_rows(
     path: str,
     operation_id: str,
@@ -77,9 +88,13 @@ def _trigger_rows(
     params: tuple[Param, ...],
     answer: type[BaseModel],
     *,
+    subscribe_id: str,
     deprecated: bool = False,
     tag: str = "Mail",
 ) -> list[Route]:
+    """The polling row and the push subscription's three rows (``subscribe_id``: the
+    connector's x-ms-notification operationId)."""
+    pinned = {"trigger": operation_id}
     return [
         Route(
             "GET",
@@ -93,8 +108,48 @@ def _trigger_rows(
             errors=TRIGGER_ERRORS,
             deprecated=deprecated,
             description=POLLING,
-            view_args={"trigger": operation_id},
+            view_args=pinned,
             trigger=True,
+        ),
+        Route(
+            "POST",
+            f"{path}/$subscriptions",
+            subscribe_id,
+            f"{summary}: push subscription",
+            triggers.subscribe,
+            tag,
+            body=TriggerSubscriptionRequest,
+            answer=SubscriptionResponse,
+            status=201,
+            errors=(403, 413, 422, 501),
+            deprecated=deprecated,
+            description=PUSHED,
+            view_args=pinned,
+        ),
+        Route(
+            "GET",
+            f"{path}/$subscriptions/{{id}}",
+            f"Get{operation_id}Subscription",
+            f"{summary}: a push subscription, its last poll and its deliveries",
+            triggers.show_subscription,
+            tag,
+            answer=answers.TriggerSubscriptionState,
+            params=(SUBSCRIPTION_ID,),
+            errors=(404,),
+            view_args=pinned,
+        ),
+        Route(
+            "DELETE",
+            f"{path}/$subscriptions/{{id}}",
+            f"Delete{operation_id}Subscription",
+            f"{summary}: end a push subscription",
+            triggers.unsubscribe,
+            tag,
+            answer=answers.TriggerSubscriptionDeleted,
+            params=(SUBSCRIPTION_ID,),
+            errors=(404,),
+            view_args=pinned,
+            description="Polls stop and an undelivered batch is dropped; repeating it is harmless.",
         ),
     ]
 
@@ -106,6 +161,7 @@ TRIGGER_ROUTES: list[Route] = [
         "When a new email arrives (V3)",
         NEW_EMAIL_PARAMS,
         TriggerBatchResponseGraphClientReceiveMessage,
+        subscribe_id="CreateGraphOnNewEmailPokeSubscription",
     ),
     *_trigger_rows(
         "/Mail/OnNewEmail",
@@ -113,6 +169,7 @@ TRIGGER_ROUTES: list[Route] = [
         "When a new email arrives",
         NEW_EMAIL_PARAMS,
         TriggerBatchResponseClientReceiveMessage,
+        subscribe_id="CreateOnNewEmailPokeSubscription",
         deprecated=True,
     ),
 ]

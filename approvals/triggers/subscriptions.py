@@ -1,0 +1,156 @@
+"""Push trigger subscriptions: create, read, delete, and record one poll's outcome.
+
+A subscription is polled by the worker every ``APPROVALS_TRIGGER_INTERVAL`` (its next poll is
+an owed row, :data:`approvals.store.claims.TRIGGER_POLLS`, so two workers never poll one
+subscription at once). Each poll that finds something owes one delivery of
+``{"value": [...]}`` through the callback engine (signature, retries, attempt log, SSRF
+guard), written in the same transaction as the cursor after it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from approvals.delivery.service import create_delivery, drop_owed
+from approvals.errors import NotFound
+from approvals.store.models import TriggerSubscription, utcnow
+from approvals.store.status import TriggerPollStatus, TriggerSubscriptionStatus
+from approvals.triggers.owner import owner
+
+# A poll that failed (Graph refused or was unreachable) is tried again after this long at most.
+FAILED_POLL_RETRY_SECONDS = 60.0
+
+
+def create(
+    session: Session,
+    *,
+    client_id: str,
+    trigger: str,
+    mailbox: str,
+    params: dict[str, Any],
+    notification_url: str,
+) -> TriggerSubscription:
+    """A subscription whose trigger starts now: what arrived before is not sent."""
+    now = utcnow()
+    subscription = TriggerSubscription(
+        client_id=client_id,
+        trigger=trigger,
+        mailbox=mailbox,
+        params=params,
+        notification_url=notification_url,
+        status=TriggerSubscriptionStatus.ACTIVE,
+        cursor={"since": now.isoformat()},
+        poll_status=TriggerPollStatus.DUE,
+        polls=0,
+        next_poll_at=now,
+        created_at=now,
+    )
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def find(
+    session: Session, client_id: str, trigger: str, subscription_id: str
+) -> TriggerSubscription:
+    """The client's subscription to ``trigger``; any other is 404."""
+    found = session.get(TriggerSubscription, subscription_id, populate_existing=True)
+    if found is None or found.client_id != client_id or found.trigger != trigger:
+        raise NotFound("no such trigger subscription", field="id")
+    return found
+
+
+def delete(
+    session: Session, client_id: str, trigger: str, subscription_id: str
+) -> TriggerSubscription:
+    """Stop polling and drop what it still owes; repeating it changes nothing."""
+    subscription = find(session, client_id, trigger, subscription_id)
+    if subscription.status != TriggerSubscriptionStatus.DELETED:
+        session.execute(
+            update(TriggerSubscription)
+            .where(TriggerSubscription.id == subscription.id)
+            .values(
+                status=TriggerSubscriptionStatus.DELETED,
+                poll_status=TriggerPollStatus.STOPPED,
+                deleted_at=utcnow(),
+            )
+        )
+        drop_owed(session, owner(subscription.id))
+        session.refresh(subscription)
+    return subscription
+
+
+def record_poll(
+    session: Session,
+    subscription: Any,
+    *,
+    claimed_at: datetime,
+    items: list[dict[str, Any]],
+    cursor: dict[str, Any],
+    interval: float,
+) -> bool:
+    """The poll's cursor and, if it found anything, its batch's delivery, in ``session``'s
+    transaction; False (nothing written) if this worker's claim was taken over meanwhile.
+
+    ``subscription`` is the claimed row (id, client_id, notification_url)."""
+    now = utcnow()
+    if not _release(
+        session,
+        subscription.id,
+        claimed_at,
+        cursor=cursor,
+        # Polls start an interval apart, however long each took.
+        next_poll_at=claimed_at + timedelta(seconds=interval),
+        last_poll_at=now,
+        last_poll_items=len(items),
+        last_error=None,
+    ):
+        return False
+    if items:
+        create_delivery(
+            session,
+            client_id=subscription.client_id,
+            url=subscription.notification_url,
+            payload={"value": items},
+            owner=owner(subscription.id),
+        )
+    return True
+
+
+def record_failure(
+    session: Session, subscription_id: str, *, claimed_at: datetime, error: str, retry_in: float
+) -> bool:
+    """A poll that found nothing out: the cursor stays, the error is shown, it is tried again."""
+    now = utcnow()
+    return _release(
+        session,
+        subscription_id,
+        claimed_at,
+        next_poll_at=now + timedelta(seconds=min(retry_in, FAILED_POLL_RETRY_SECONDS)),
+        last_poll_at=now,
+        last_error=error[:2000],
+    )
+
+
+def _release(session: Session, subscription_id: str, claimed_at: datetime, **values: Any) -> bool:
+    """End this worker's claim with ``values``, if the claim is still this worker's."""
+    changed = session.execute(
+        update(TriggerSubscription)
+        .where(
+            TriggerSubscription.id == subscription_id,
+            TriggerSubscription.poll_status == TriggerPollStatus.POLLING,
+            TriggerSubscription.poll_claimed_at == claimed_at,
+        )
+        .values(
+            poll_status=TriggerPollStatus.DUE,
+            poll_claimed_at=None,
+            poll_enqueued_at=None,
+            **values,
+        )
+    ).rowcount
+    # Not changed: the claim lapsed and another worker took it, or DELETE stopped the polls.
+    return bool(changed)
