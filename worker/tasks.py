@@ -103,12 +103,13 @@ def run_operations(self: Task, operation_ids: str | list[str]) -> dict[str, int]
 
 @shared_task(bind=True, acks_late=True, name=Job.POLL_TRIGGER)
 def poll_trigger_subscriptions(self: Task, subscription_ids: str | list[str]) -> dict[str, int]:
-    """Poll push trigger subscriptions against Graph; a busy mailbox's come back shortly."""
+    """Poll push trigger subscriptions against Graph, then enqueue each one's next poll for
+    when it is due (a busy mailbox's shortly); beat enqueues what no message is expected for."""
     outcomes = poll_batch(current_runtime(), _ids(subscription_ids))
-    busy = [item for item, status in outcomes.items() if status == "busy"]
-    if busy:
-        self.apply_async(args=(busy,), countdown=BUSY_MAILBOX_DELAY_SECONDS)
-    return dict(Counter(outcomes.values()))
+    for subscription_id, outcome in outcomes.items():
+        if outcome.retry_in is not None and outcome.retry_in <= MAX_COUNTDOWN_SECONDS:
+            self.apply_async(args=([subscription_id],), countdown=outcome.retry_in)
+    return _tally(outcomes)
 
 
 @shared_task(bind=True, acks_late=True, name=Job.SCHEDULE_TRIGGER_POLLS)

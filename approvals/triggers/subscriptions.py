@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from approvals.delivery.service import create_delivery, drop_owed
 from approvals.errors import NotFound
+from approvals.store.claims import expected_message_at
 from approvals.store.models import TriggerSubscription, utcnow
 from approvals.store.status import TriggerPollStatus, TriggerSubscriptionStatus
 from approvals.triggers.owner import owner
@@ -92,24 +93,26 @@ def record_poll(
     items: list[dict[str, Any]],
     cursor: dict[str, Any],
     interval: float,
-) -> bool:
+) -> datetime | None:
     """The poll's cursor and, if it found anything, its batch's delivery, in ``session``'s
-    transaction; False (nothing written) if this worker's claim was taken over meanwhile.
+    transaction; when the next poll is due, or None (nothing written) if this worker's claim
+    was taken over or DELETE stopped the polls meanwhile.
 
-    ``subscription`` is the claimed row (id, client_id, notification_url)."""
+    ``subscription`` is the claimed row (id, client_id, notification_url). Polls start an
+    interval apart, however long each took; the caller enqueues the next one for then."""
     now = utcnow()
+    next_poll_at = max(claimed_at + timedelta(seconds=interval), now)
     if not _release(
         session,
         subscription.id,
         claimed_at,
+        next_poll_at,
         cursor=cursor,
-        # Polls start an interval apart, however long each took.
-        next_poll_at=claimed_at + timedelta(seconds=interval),
         last_poll_at=now,
         last_poll_items=len(items),
         last_error=None,
     ):
-        return False
+        return None
     if items:
         create_delivery(
             session,
@@ -118,26 +121,38 @@ def record_poll(
             payload={"value": items},
             owner=owner(subscription.id),
         )
-    return True
+    return next_poll_at
 
 
 def record_failure(
     session: Session, subscription_id: str, *, claimed_at: datetime, error: str, retry_in: float
-) -> bool:
-    """A poll that found nothing out: the cursor stays, the error is shown, it is tried again."""
+) -> datetime | None:
+    """A poll that found nothing out: the cursor stays, the error is shown, it is tried again
+    (when is returned; None if the claim was no longer this worker's)."""
     now = utcnow()
-    return _release(
+    next_poll_at = now + timedelta(seconds=min(retry_in, FAILED_POLL_RETRY_SECONDS))
+    changed = _release(
         session,
         subscription_id,
         claimed_at,
-        next_poll_at=now + timedelta(seconds=min(retry_in, FAILED_POLL_RETRY_SECONDS)),
+        next_poll_at,
         last_poll_at=now,
         last_error=error[:2000],
     )
+    return next_poll_at if changed else None
 
 
-def _release(session: Session, subscription_id: str, claimed_at: datetime, **values: Any) -> bool:
-    """End this worker's claim with ``values``, if the claim is still this worker's."""
+def _release(
+    session: Session,
+    subscription_id: str,
+    claimed_at: datetime,
+    next_poll_at: datetime,
+    **values: Any,
+) -> bool:
+    """End this worker's claim with ``values``, if the claim is still this worker's; the
+    next poll's message is expected at ``next_poll_at`` when it is near enough for a broker
+    countdown (:func:`approvals.store.claims.expected_message_at`), else beat enqueues it."""
+    delay = (next_poll_at - utcnow()).total_seconds()
     changed = session.execute(
         update(TriggerSubscription)
         .where(
@@ -148,7 +163,8 @@ def _release(session: Session, subscription_id: str, claimed_at: datetime, **val
         .values(
             poll_status=TriggerPollStatus.DUE,
             poll_claimed_at=None,
-            poll_enqueued_at=None,
+            next_poll_at=next_poll_at,
+            poll_enqueued_at=expected_message_at(next_poll_at, delay),
             **values,
         )
     ).rowcount

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +32,15 @@ log = logging.getLogger(__name__)
 DUE_BATCH = 500
 
 
+@dataclass(frozen=True)
+class PollOutcome:
+    """How one subscription's poll ended, and in how many seconds the next one is due (the
+    task enqueues it with that countdown; None: beat will)."""
+
+    status: str  # delivered, nothing_new, failed, busy, superseded
+    retry_in: float | None = None
+
+
 def due_polls(runtime: Runtime) -> list[str]:
     """Subscriptions whose poll is due (or whose poller vanished) and not yet enqueued."""
     with runtime.db.engine.begin() as conn:
@@ -39,7 +49,7 @@ def due_polls(runtime: Runtime) -> list[str]:
         )
 
 
-def poll_batch(runtime: Runtime, subscription_ids: Sequence[str]) -> dict[str, str]:
+def poll_batch(runtime: Runtime, subscription_ids: Sequence[str]) -> dict[str, PollOutcome]:
     """Poll whichever of ``subscription_ids`` are due; each one's outcome (``busy``: its
     mailbox had no free slot, so it was given back for the caller to enqueue again)."""
     settings = runtime.settings
@@ -60,7 +70,7 @@ def poll_batch(runtime: Runtime, subscription_ids: Sequence[str]) -> dict[str, s
             ),
         )
     graph = graph_client(settings)
-    outcomes: dict[str, str] = {}
+    outcomes: dict[str, PollOutcome] = {}
     busy: list[str] = []
     for row in claimed:
         if not graph.reserve(row.mailbox):
@@ -74,11 +84,14 @@ def poll_batch(runtime: Runtime, subscription_ids: Sequence[str]) -> dict[str, s
         later = utcnow() + timedelta(seconds=BUSY_MAILBOX_DELAY_SECONDS)
         with runtime.db.engine.begin() as conn:
             TRIGGER_POLLS.give_back(conn, busy, due=later, message_expected=True)
-        outcomes.update((subscription_id, "busy") for subscription_id in busy)
+        outcomes.update(
+            (subscription_id, PollOutcome("busy", BUSY_MAILBOX_DELAY_SECONDS))
+            for subscription_id in busy
+        )
     return outcomes
 
 
-def _poll(runtime: Runtime, row: Row[Any]) -> str:
+def _poll(runtime: Runtime, row: Row[Any]) -> PollOutcome:
     settings = runtime.settings
     trigger = TRIGGERS.get(row.trigger)
     error: str | None = None
@@ -94,18 +107,20 @@ def _poll(runtime: Runtime, row: Row[Any]) -> str:
         error = "internal_error: the poll failed; see the worker's log"
     with runtime.db.session() as session:
         if error is not None:
-            subscriptions.record_failure(
+            due = subscriptions.record_failure(
                 session, row.id, claimed_at=row.poll_claimed_at, error=error, retry_in=retry_in
             )
-            return "failed"
-        recorded = subscriptions.record_poll(
-            session,
-            row,
-            claimed_at=row.poll_claimed_at,
-            items=batch.items,
-            cursor=batch.cursor,
-            interval=settings.trigger_interval,
-        )
-    if not recorded:
-        return "superseded"
-    return "delivered" if batch.items else "nothing_new"
+            status = "failed"
+        else:
+            due = subscriptions.record_poll(
+                session,
+                row,
+                claimed_at=row.poll_claimed_at,
+                items=batch.items,
+                cursor=batch.cursor,
+                interval=settings.trigger_interval,
+            )
+            status = "delivered" if batch.items else "nothing_new"
+    if due is None:
+        return PollOutcome("superseded")
+    return PollOutcome(status, max(0.0, (due - utcnow()).total_seconds()))
