@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -67,10 +68,13 @@ def test_mail_arriving_between_polls_is_returned_once_and_mail_from_before_never
     tenant.deliver(OWN, subject="first", sender="alice@fabrikam.example")
     tenant.deliver(OWN, subject="second", importance="high")
     tenant.deliver(OWN, subject="elsewhere", folder="archive")  # another folder
+    # Exchange's clock three minutes behind ours: stamped before the trigger began, yet new.
+    lagging = datetime.now(UTC) - timedelta(minutes=3)
+    tenant.deliver(OWN, subject="late clock", received=lagging)
 
     answer = m365.http.get(location)
 
-    assert sorted(subjects(answer)) == ["first", "second"]
+    assert sorted(subjects(answer)) == ["first", "late clock", "second"]
     by_subject = {item["subject"]: item for item in answer.json()["value"]}
     assert by_subject["first"]["from"] == "alice@fabrikam.example"
     assert by_subject["second"]["importance"] == "high"
