@@ -89,6 +89,16 @@ def test_a_new_batch_arrives_signed_at_the_receiver_and_delete_ends_it(
     assert shown["deliveries"][0]["webhookId"] == callback.headers["webhook-id"]
     assert shown["parameters"]["subjectFilter"] == "order"
 
+    # The key unbound from the mailbox: polls fail, saying why, and nothing more is sent.
+    with stack.db.session() as session:
+        set_mailboxes(session, m365.id, [])
+    eventually(lambda: "mailbox_not_allowed" in (state(m365, subscription_id)["lastError"] or ""))
+    tenant.deliver(OWN, subject="order 3")
+    started = state(m365, subscription_id)["polls"]
+    polled(m365, subscription_id, more_than=started + 1)  # a whole poll since the delivery
+    assert len(state(m365, subscription_id)["deliveries"]) == 1
+    assert len(receiver.received(path)) == 1
+
     ended = m365.http.delete(f"{SUBSCRIPTIONS}/{subscription_id}")
     again = m365.http.delete(f"{SUBSCRIPTIONS}/{subscription_id}")
     assert ended.status_code == again.status_code == 200, ended.text

@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from approvals.delivery.service import create_delivery, drop_owed
 from approvals.errors import NotFound
 from approvals.store.claims import expected_message_at
-from approvals.store.models import TriggerSubscription, utcnow
+from approvals.store.models import ApiClient, ClientMailbox, TriggerSubscription, utcnow
 from approvals.store.status import TriggerPollStatus, TriggerSubscriptionStatus
 from approvals.triggers.owner import owner
 
@@ -83,6 +83,23 @@ def delete(
         drop_owed(session, owner(subscription.id))
         session.refresh(subscription)
     return subscription
+
+
+def still_allowed(session: Session, client_id: str, mailbox: str) -> bool:
+    """Whether the subscription's key still exists and is still bound to its mailbox: a key
+    unbound or revoked after subscribing reaches that mailbox no more."""
+    return (
+        session.scalar(
+            select(ClientMailbox.address)
+            .join(ApiClient, ApiClient.id == ClientMailbox.client_id)
+            .where(
+                ClientMailbox.client_id == client_id,
+                ClientMailbox.address == mailbox,
+                ApiClient.revoked_at.is_(None),
+            )
+        )
+        is not None
+    )
 
 
 def record_poll(

@@ -99,6 +99,12 @@ def _poll(runtime: Runtime, row: Row[Any]) -> PollOutcome:
     try:
         if trigger is None:
             raise GraphError(501, "unknown_trigger", f"this worker cannot poll {row.trigger}")
+        with runtime.db.session() as session:
+            allowed = subscriptions.still_allowed(session, row.client_id, row.mailbox)
+        if not allowed:
+            raise GraphError(
+                403, "mailbox_not_allowed", "the key is no longer bound to the mailbox"
+            )
         batch = trigger(graph_client(settings), row.mailbox, row.params, row.cursor)
     except GraphError as exc:
         error, retry_in = str(exc), max(exc.retry_after or 0, settings.trigger_interval)
