@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from approvals.delivery.service import create_delivery, drop_owed
 from approvals.errors import NotFound
 from approvals.store.claims import expected_message_at
+from approvals.store.jobs import Job, after_commit
 from approvals.store.models import ApiClient, ClientMailbox, TriggerSubscription, utcnow
 from approvals.store.status import TriggerPollStatus, TriggerSubscriptionStatus
 from approvals.triggers.owner import owner
@@ -48,10 +49,12 @@ def create(
         poll_status=TriggerPollStatus.DUE,
         polls=0,
         next_poll_at=now,
+        poll_enqueued_at=now,
         created_at=now,
     )
     session.add(subscription)
     session.flush()
+    after_commit(session, Job.POLL_TRIGGER, subscription.id)  # its first poll sets the baseline
     return subscription
 
 
