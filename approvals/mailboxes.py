@@ -54,10 +54,10 @@ def mailboxes_of(session: Session, client_id: str) -> list[str]:
     )
 
 
-def mailbox_for(session: Session, client_id: str, requested: str | None) -> str:
-    """The mailbox a request acts on: ``requested`` if it is one of the client's, else its
-    default; :class:`MailboxNotAllowed` for any other mailbox or a client with none."""
-    own = mailboxes_of(session, client_id)
+def mailbox_for(own: Sequence[str], requested: str | None) -> str:
+    """The mailbox a request acts on: ``requested`` if it is one of the client's mailboxes
+    ``own`` (:func:`mailboxes_of`), else its default; :class:`MailboxNotAllowed` for any other
+    mailbox or a client with none."""
     if not own:
         raise MailboxNotAllowed("this API key is bound to no mailbox")
     if not requested or requested.strip().lower() == "me":

@@ -32,6 +32,11 @@ from tests.support.stack import Stack, eventually
 # and each POST again with a deliverable address, 40 cases each (26 operations and 9 POSTs
 # today: (26 x 2 + 9) x 40 = 2440 cases per backend; the test prints the count).
 SCHEMATHESIS_EXAMPLES = 40
+# The 25 calendar and contact operations share their parameters' and bodies' handling with the
+# mail ones (the same view, the same checks): fewer cases each, on the embedded backend only
+# (what they refuse does not depend on the backend), keep the suite's time in bounds.
+SPARSE_TAGS = {"Calendar", "Contacts"}
+SPARSE_EXAMPLES = 10
 MUTATION_EXAMPLES = 200
 CHECKS = [
     "not_a_server_error",
@@ -98,7 +103,16 @@ def assert_refused(response: httpx.Response, *statuses: int) -> dict[str, object
 # --- schemathesis --------------------------------------------------------------------------
 
 
+# The document's operations in this many parts, one test each: the parts run side by side
+# under pytest-xdist (one run of every operation took about four minutes per backend).
+SCHEMATHESIS_PARTS = 4
+# The operations that create subscriptions (and so mail) from a deliverable body.
+SUBSCRIBING = ("/approvalmail/$subscriptions", "/mailwithoptions/$subscriptions")
+
+
+@pytest.mark.parametrize("part", range(SCHEMATHESIS_PARTS))
 def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_schema(
+    part: int,
     stack: Stack,
     api: ApiUser,
     hook: str,
@@ -118,11 +132,14 @@ def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_schema(
     before = stack.subscription_count(api.id)
 
     def fuzz(
-        operation: schemathesis.APIOperation, mode: schemathesis.GenerationMode, deliverable: bool
+        operation: schemathesis.APIOperation,
+        mode: schemathesis.GenerationMode,
+        deliverable: bool,
+        examples: int,
     ) -> None:
         label = f"{operation.label} {mode.value}{' deliverable' if deliverable else ''}"
 
-        @bounded(SCHEMATHESIS_EXAMPLES)
+        @bounded(examples)
         @given(case=operation.as_strategy(generation_mode=mode))
         def run(case: schemathesis.Case) -> None:
             if mode == schemathesis.GenerationMode.NEGATIVE:
@@ -145,36 +162,52 @@ def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_schema(
         run()
 
     positive, negative = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    mine = [
+        result.ok()
+        for n, result in enumerate(schema.get_all_operations())
+        if n % SCHEMATHESIS_PARTS == part
+    ]
+    fuzzed = set()
+    for operation in mine:
+        examples = SCHEMATHESIS_EXAMPLES
+        if SPARSE_TAGS & set(operation.tags or ()):
+            if stack.name != "embedded":
+                continue
+            examples = SPARSE_EXAMPLES
+        fuzzed.add(operation.label)
         plans = [(positive, False), (negative, False)]
         if operation.method.upper() == "POST":
             plans.append((positive, True))
         for mode, deliverable in plans:
             try:
-                fuzz(operation, mode, deliverable)
+                fuzz(operation, mode, deliverable, examples)
             except Exception as exc:  # noqa: BLE001 - every operation runs; all failures shown
                 failures.append(f"{operation.label} ({mode.value}):\n{exc}")
     created = stack.subscription_count(api.id) - before
     record_property("cases", sum(cases.values()))
     record_property("statuses", dict(statuses))
     print(
-        f"\n[{stack.name}] schemathesis: {sum(cases.values())} cases over {len(cases)} "
+        f"\n[{stack.name}, part {part}] schemathesis: {sum(cases.values())} cases over "
+        f"{len(cases)} "
         f"operation/mode pairs, statuses {dict(statuses)}, {created} created"
     )
     # Every operation of the document ran with valid data (and, where it has any input to
     # break, with invalid data); POSTs with a deliverable address too.
-    operations = {op.label for op in (r.ok() for r in schema.get_all_operations())}
+    operations = {operation.label for operation in mine}
     assert {label.rsplit(" ", 1)[0] for label in cases if label.endswith(" positive")} == (
-        operations
+        fuzzed
     ), (cases, failures)
+    sparse = {op.label for op in mine if SPARSE_TAGS & set(op.tags or ())}
+    assert fuzzed == (operations if stack.name == "embedded" else operations - sparse)
     assert not failures, "\n\n".join(failures)
     assert not [status for status in statuses if isinstance(status, int) and status >= 500]
-    assert statuses[201] > 0  # the deliverable runs reached the database
+    if any(op.method.upper() == "POST" and op.path in SUBSCRIBING for op in mine):
+        assert statuses[201] > 0  # the deliverable runs reached the database
     # Only a 201 may have saved anything (an Idempotency-Key replay saves nothing new).
     assert created == statuses[201]
     # Whatever was accepted can be mailed: no recipient is stuck or failed on odd field values.
-    eventually(lambda: mail_statuses(stack, api.id) == {"sent"}, timeout=60)
+    if created:
+        eventually(lambda: mail_statuses(stack, api.id) == {"sent"}, timeout=60)
 
 
 # --- response links ------------------------------------------------------------------------

@@ -113,3 +113,52 @@ def test_request_and_answer_models_are_in_the_document(document: dict) -> None:
                 for media in answer.get("content", {}).values():
                     ref = media["schema"].get("$ref")
                     assert ref is None or ref.split("/")[-1] in schemas
+
+
+CALENDAR_AND_CONTACT_OPERATIONS = {
+    "CalendarGetTables",
+    "CalendarGetTables_V2",
+    "CalendarGetItems",
+    "V4CalendarGetItems",
+    "GetEventsCalendarViewV3",
+    "CalendarPostItem",
+    "V4CalendarPostItem",
+    "CalendarGetItem",
+    "V3CalendarGetItem",
+    "CalendarPatchItem",
+    "V4CalendarPatchItem",
+    "CalendarDeleteItem",
+    "CalendarDeleteItem_V2",
+    "ContactGetTables",
+    "ContactGetTablesV2",
+    "ContactGetItems",
+    "ContactGetItems_V2",
+    "ContactPostItem",
+    "ContactPostItem_V2",
+    "ContactGetItem",
+    "ContactGetItem_V2",
+    "ContactPatchItem",
+    "ContactPatchItem_V2",
+    "ContactDeleteItem",
+    "ContactDeleteItem_V2",
+}
+
+
+def test_the_calendar_and_contact_operations_are_listed_at_the_connectors_paths(
+    document: dict,
+) -> None:
+    connector = json.loads(CONNECTOR.read_text())["paths"]
+    theirs = {
+        op["operationId"]: (method, path.removeprefix("/{connectionId}"))
+        for path, item in connector.items()
+        for method, op in item.items()
+        if isinstance(op, dict) and op.get("operationId") in CALENDAR_AND_CONTACT_OPERATIONS
+    }
+    ours = {
+        op["operationId"]: (method, path)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if op["operationId"] in CALENDAR_AND_CONTACT_OPERATIONS
+    }
+    assert ours == theirs
+    assert len(ours) == 25

@@ -79,8 +79,9 @@ def test_wheel_installs_a_working_command_with_templates_and_migrations(tmp_path
 
 # Installed for what they do, not imported by name: psycopg is SQLAlchemy's PostgreSQL driver
 # (chosen by the URL), hiredis speeds up redis-py's parser, pydantic-core is pydantic's own
-# engine (pinned by pydantic; we use its error class).
-USED_WITHOUT_IMPORT = {"psycopg", "hiredis"}
+# engine (pinned by pydantic; we use its error class), tzdata is the time zone database zoneinfo
+# falls back to where the system has none.
+USED_WITHOUT_IMPORT = {"psycopg", "hiredis", "tzdata"}
 PROVIDED_BY_A_DECLARED_PACKAGE = {"pydantic-core"}
 
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from approvals.errors import NotFound, Unprocessable
 from approvals.store.jobs import Job, after_commit
-from approvals.store.models import Operation, utcnow
+from approvals.store.models import Operation, new_id, utcnow
 from approvals.store.status import OperationStatus
 
 # How soon a caller polling /operations/{id} should come back.
@@ -37,6 +37,18 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Started:
+    """The operation a request started (or found again by its Idempotency-Key)."""
+
+    id: str
+    status: str
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
 def start(
     session: Session,
     *,
@@ -48,7 +60,7 @@ def start(
     keep: timedelta,
     idempotency_key: str | None = None,
     fingerprint: str | None = None,
-) -> Operation:
+) -> Started:
     """A new operation, run once the transaction commits; with an ``idempotency_key`` seen
     before, the operation that key started (the same request only, else 422)."""
     if idempotency_key is not None:
@@ -56,48 +68,51 @@ def start(
         if earlier is not None:
             return _same_request(earlier, fingerprint)
     now = utcnow()
-    operation = Operation(
-        client_id=client_id,
-        name=name,
-        mailbox=mailbox,
-        params=params,
-        repeatable=repeatable,
-        status=OperationStatus.DUE,
-        attempts=0,
-        due_at=now,
-        enqueued_at=now,
-        created_at=now,
-        expires_at=now + keep,
-        idempotency_key=idempotency_key,
-        request_hash=fingerprint,
-    )
+    row = {
+        "id": new_id(),
+        "client_id": client_id,
+        "name": name,
+        "mailbox": mailbox,
+        "params": params,
+        "repeatable": repeatable,
+        "status": OperationStatus.DUE,
+        "attempts": 0,
+        "due_at": now,
+        "enqueued_at": now,
+        "created_at": now,
+        "expires_at": now + keep,
+        "idempotency_key": idempotency_key,
+        "request_hash": fingerprint,
+    }
+    # A Core INSERT: the ORM's unit of work cost the web more than the statement itself.
     if idempotency_key is None:  # nothing to collide on: no savepoint (a round trip less)
-        session.add(operation)
-        session.flush()
-        after_commit(session, Job.RUN_OPERATION, operation.id)
-        return operation
-    try:
-        with session.begin_nested():
-            session.add(operation)
-            session.flush()
-    except IntegrityError:  # the same key, at the same moment, from another request
-        earlier = _by_key(session, client_id, idempotency_key)
-        if earlier is None:
-            raise
-        return _same_request(earlier, fingerprint)
-    after_commit(session, Job.RUN_OPERATION, operation.id)
-    return operation
+        session.connection().execute(_INSERT, row)
+    else:
+        try:
+            with session.begin_nested():
+                session.connection().execute(_INSERT, row)
+        except IntegrityError:  # the same key, at the same moment, from another request
+            earlier = _by_key(session, client_id, idempotency_key)
+            if earlier is None:
+                raise
+            return _same_request(earlier, fingerprint)
+    after_commit(session, Job.RUN_OPERATION, row["id"])
+    return Started(row["id"], OperationStatus.DUE)
 
 
-def forget_failed(session: Session, client_id: str, key: str) -> None:
-    """A failed operation stops answering for ``key``: the request, repeated, runs again (a
-    polled trigger's engine repeats a failed poll and must not get its failure forever)."""
+_INSERT = insert(Operation.__table__)
+
+
+def release_key(session: Session, client_id: str, key: str) -> None:
+    """A failed or expired operation stops answering for ``key``: the request, repeated,
+    runs again (a polled trigger's engine repeats a failed poll and must not get its failure
+    forever, nor a 404 for a result past its time)."""
     session.execute(
         update(Operation)
         .where(
             Operation.client_id == client_id,
             Operation.idempotency_key == key,
-            Operation.status == OperationStatus.FAILED,
+            or_(Operation.status == OperationStatus.FAILED, Operation.expires_at <= utcnow()),
         )
         .values(idempotency_key=None)
     )
@@ -109,14 +124,14 @@ def _by_key(session: Session, client_id: str, key: str) -> Operation | None:
     )
 
 
-def _same_request(earlier: Operation, fingerprint: str | None) -> Operation:
+def _same_request(earlier: Operation, fingerprint: str | None) -> Started:
     if earlier.request_hash != fingerprint:
         raise Unprocessable(
             "this Idempotency-Key was used with another request",
             code="idempotency_key_reused",
             field="Idempotency-Key",
         )
-    return earlier
+    return Started(earlier.id, earlier.status)
 
 
 def find(session: Session, client_id: str, operation_id: str) -> Operation:

@@ -6,7 +6,8 @@ carrying the state) and ``Retry-After``; new items are 200 with ``{"value": [...
 calls Graph); the operation's idempotency key is the incoming state's digest, so a poll
 repeated with the same ``Location`` (an engine retrying a poll whose answer it lost) gets the
 same batch and the same next ``Location`` again, for as long as results are kept
-(``APPROVALS_OPERATION_RESULT_TTL``). A poll that failed is run again when repeated.
+(``APPROVALS_OPERATION_RESULT_TTL``). A poll that failed, or whose answer is no longer
+kept, is run again when repeated.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from approvals.operations import service
-from approvals.store.models import Operation
 from approvals.store.status import OperationStatus
 from approvals.triggers.state import TriggerState, TriggerStates, digest
 
@@ -40,11 +40,11 @@ def start(
     token: str,
     state: TriggerState,
     keep: timedelta,
-) -> Operation:
+) -> service.Started:
     """The poll for ``token``: started now, or the one an earlier request with it started."""
     fingerprint = digest(token)
     key = KEY_PREFIX + fingerprint
-    service.forget_failed(session, client_id, key)
+    service.release_key(session, client_id, key)
     return service.start(
         session,
         client_id=client_id,

@@ -8,6 +8,7 @@ from flask import g, request
 
 from approvals.clients import authenticate, hash_key
 from approvals.errors import Unauthorized
+from approvals.mailboxes import mailboxes_of
 from approvals.web.limits import current_limits
 from approvals.web.request_db import request_session
 
@@ -16,6 +17,9 @@ from approvals.web.request_db import request_session
 KNOWN_KEY_SECONDS = 5.0
 MAX_KNOWN_KEYS = 10_000
 _known: dict[str, tuple[str, float]] = {}  # key hash -> (client id, remembered until)
+# client id -> (its mailboxes, remembered until): a change of a key's mailboxes reaches a web
+# process within the same few seconds as a revocation, and most operations cost no lookup.
+_known_mailboxes: dict[str, tuple[list[str], float]] = {}
 
 
 def remembered_client(key: str) -> str | None:
@@ -39,6 +43,19 @@ def client_for_key(key: str) -> str | None:
         _known.clear()
     _known[digest] = (client_id, now + KNOWN_KEY_SECONDS)
     return client_id
+
+
+def client_mailboxes(client_id: str) -> list[str]:
+    """The client's mailboxes (its default first), looked up at most every few seconds."""
+    known = _known_mailboxes.get(client_id)
+    now = time.monotonic()
+    if known is not None and known[1] > now:
+        return known[0]
+    own = mailboxes_of(request_session(), client_id)
+    if len(_known_mailboxes) >= MAX_KNOWN_KEYS:
+        _known_mailboxes.clear()
+    _known_mailboxes[client_id] = (own, now + KNOWN_KEY_SECONDS)
+    return own
 
 
 def _bearer_key() -> str | None:

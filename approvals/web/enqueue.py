@@ -68,16 +68,18 @@ def _take_waiting() -> dict[tuple[Celery, str], list[str]]:
 def _publish_forever() -> None:
     while True:
         for (celery, name), ids in _take_waiting().items():
-            for batch in batches(ids, batch_size(name)):
-                try:
-                    celery.send_task(name, args=(batch,), retry=False)
-                except Exception:  # noqa: BLE001 - any broker failure is covered by the sweeper
-                    log.warning(
-                        "could not enqueue %s for %d rows; the sweeper will pick them up",
-                        name,
-                        len(batch),
-                        exc_info=True,
-                    )
+            try:
+                # One producer (and broker connection) for the whole pass, not one per message.
+                with celery.producer_or_acquire() as producer:
+                    for batch in batches(ids, batch_size(name)):
+                        celery.send_task(name, args=(batch,), retry=False, producer=producer)
+            except Exception:  # noqa: BLE001 - any broker failure is covered by the sweeper
+                log.warning(
+                    "could not enqueue %s for %d rows; the sweeper will pick them up",
+                    name,
+                    len(ids),
+                    exc_info=True,
+                )
 
 
 class BackgroundPublisher:

@@ -65,6 +65,8 @@ def _operation(route: Route) -> dict[str, Any]:
     else:
         success = {"application/json": {"schema": {"type": "object"}}}
     responses: dict[str, Any] = {str(route.status): {"description": "OK", "content": success}}
+    if route.status == 204:
+        responses["204"] = {"description": "Done; no content"}
     if route.deferrable:
         responses["202"] = {
             "description": "Still running: poll Location (/operations/{id}) after Retry-After",

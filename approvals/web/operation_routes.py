@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from approvals.operations.odata import check_filter, check_orderby
 from approvals.web.api import operations
 from approvals.web.route_types import IDEMPOTENCY_KEY, Param, Route
 
@@ -36,6 +37,39 @@ PREFER = Param(
 ATTACHMENT_ID = Param(
     "attachmentId", "path", {"type": "string"}, "Id of the attachment.", graph_id=True
 )
+# Lists of calendars, events, folders and contacts: Graph's OData options, checked first.
+MAX_LIST = 256
+FILTER = Param(
+    "$filter",
+    "query",
+    {"type": "string", "maxLength": 4096},
+    "An ODATA filter query to restrict the entries returned (e.g. stringColumn eq 'string' OR "
+    "numberColumn lt 123).",
+    required=False,
+    check=check_filter,
+)
+ORDER_BY = Param(
+    "$orderby",
+    "query",
+    {"type": "string", "maxLength": 1000},
+    "An ODATA orderBy query for specifying the order of entries.",
+    required=False,
+    check=check_orderby,
+)
+TOP = Param(
+    "$top",
+    "query",
+    {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_LIST},
+    f"Total number of entries to retrieve (default = all, at most {MAX_LIST}).",
+    required=False,
+)
+SKIP = Param(
+    "$skip",
+    "query",
+    {"type": "integer", "format": "int32", "minimum": 0, "maximum": 100_000},
+    "The number of entries to skip (default = 0).",
+    required=False,
+)
 OPERATION_ERRORS = (403, 404, 501, 502, 504)
 SENT_ONCE = (
     "Sent once: a worker that stops mid-send reports outcome_unknown rather than sending it again."
@@ -57,6 +91,8 @@ def operation_route(
     description: str = "",
     tag: str = "Mail",
     media: str = "application/json",
+    status: int = 200,
+    prefer: Param = PREFER,
 ) -> Route:
     """A connector operation run by the worker on Graph (one view serves them all)."""
     writes = method != "GET"
@@ -70,7 +106,8 @@ def operation_route(
         body=body,
         body_name=body_name,
         answer=answer,
-        params=(*params, PREFER, *((IDEMPOTENCY_KEY,) if writes else ())),
+        status=status,
+        params=(*params, prefer, *((IDEMPOTENCY_KEY,) if writes else ())),
         errors=OPERATION_ERRORS + ((413, 422) if body is not None else ()),
         deprecated=deprecated,
         description=description,

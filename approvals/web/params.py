@@ -8,6 +8,7 @@ parameter the connector marks ``x-ms-url-encoding: double`` (Graph ids hold ``/`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -38,6 +39,11 @@ def read_params(
                 raw = unquote(raw)
         elif param.where == "query":
             raw = request.args.get(param.name) if query is None else _text(param, query)
+        elif param.preference:
+            raw = preference(request.headers.getlist("Prefer"), param.preference)
+            if raw is not None:
+                values[param.preference] = param.check(raw) if param.check else raw
+            continue
         else:
             continue
         if raw is None or (raw == "" and param.where == "query"):
@@ -48,7 +54,8 @@ def read_params(
                     f"{param.name} is required", code="missing_field", field=param.name
                 )
             continue
-        values[param.name] = _typed(param, raw)
+        value = _typed(param, raw)
+        values[param.name] = param.check(value) if param.check else value
     return values
 
 
@@ -62,6 +69,18 @@ def _text(param: Param, given: Mapping[str, Any]) -> str | None:
     if isinstance(value, int):
         return str(value)
     raise _bad(param, "must be a string, a number or true/false")
+
+
+_PREFERENCE = re.compile(r'\s*([^=,;\s]+)\s*(?:=\s*("[^"]*"|[^,;]*))?[^,]*(?:,|$)')
+
+
+def preference(headers: list[str], name: str) -> str | None:
+    """The value of the preference ``name`` in ``Prefer`` headers (RFC 7240), unquoted."""
+    for header in headers:
+        for match in _PREFERENCE.finditer(header):
+            if match.group(1).lower() == name.lower():
+                return (match.group(2) or "").strip().strip('"')
+    return None
 
 
 def _typed(param: Param, raw: str) -> Any:

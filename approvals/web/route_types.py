@@ -29,6 +29,11 @@ class Param:
     encoding: Literal["single", "double"] = "single"
     # A Graph id: may hold "/", "+" and "=", arriving decoded or still percent-encoded.
     graph_id: bool = False
+    # A ``Prefer`` header: this preference in it (``outlook.timezone``) is read as a
+    # parameter of that name.
+    preference: str = ""
+    # Checks the value read and returns the one kept (raises BadRequest for a bad one).
+    check: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 The app registers its URL rules from :data:`ROUTES` and ``/openapi.json`` is generated from the
 same rows, so the document lists exactly what is served. A route that mirrors the Office 365
 Outlook connector uses the connector's path (without ``/{connectionId}``) and ``operationId``
-(DESIGN 1); adding an operation is one row (``mail_routes``; calendar and contacts beside it)
-plus its worker handler and models.
+(DESIGN 1); adding an operation is one row (``mail_routes``, ``calendar_routes``,
+``contact_routes``) plus its worker handler and models.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from approvals.approval.schemas import (
 from approvals.operations.answers import OperationPending
 from approvals.web import answers, openapi, pages
 from approvals.web.api import deliveries, operations, outbox, subscriptions
+from approvals.web.calendar_routes import CALENDAR_ROUTES
+from approvals.web.contact_routes import CONTACT_ROUTES
 from approvals.web.mail_routes import MAIL_ROUTES
 from approvals.web.route_types import IDEMPOTENCY_KEY, Access, Param, Route
 from approvals.web.trigger_routes import TRIGGER_ROUTES
@@ -102,6 +104,8 @@ ROUTES: list[Route] = [
         "OptionsMail",
     ),
     *MAIL_ROUTES,
+    *CALENDAR_ROUTES,
+    *CONTACT_ROUTES,
     *TRIGGER_ROUTES,
     Route(
         "GET",

@@ -18,6 +18,8 @@ _BAD_REQUEST_CODES = {
     "invalid_address": "invalid_address",
     "invalid_url": "invalid_url",
     "too_many_recipients": "invalid_address",
+    "invalid_time_zone": "invalid_time_zone",
+    "invalid_time_range": "invalid_time_range",
 }
 
 

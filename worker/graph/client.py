@@ -167,8 +167,8 @@ class GraphClient:
             except TokenError as exc:
                 raise GraphError(503, "token_unavailable", str(exc), 30.0) from None
             sent = {"Authorization": f"Bearer {token}", **(headers or {})}
-            # Immutable ids always, beside whatever else the caller prefers (odata.maxpagesize).
-            sent["Prefer"] = ", ".join(filter(None, (IMMUTABLE_IDS, sent.get("Prefer"))))
+            # Our preferences join the caller's (outlook.timezone, say) in one header.
+            sent["Prefer"] = ", ".join(p for p in (IMMUTABLE_IDS, sent.get("Prefer")) if p)
             try:
                 with self._slot(mailbox):
                     response = self._http.request(
@@ -197,18 +197,23 @@ class GraphClient:
             attempt += 1
 
     def collect(
-        self, mailbox: str, path: str, params: dict[str, str], want: int
+        self,
+        mailbox: str,
+        path: str,
+        params: dict[str, str],
+        want: int,
+        headers: dict[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """Up to ``want`` items of a list, following ``@odata.nextLink``: Graph may answer a
         page with fewer items than ``$top`` asked for."""
         items: list[dict[str, Any]] = []
-        page = self.request("GET", mailbox, path, params=params).json()
+        page = self.request("GET", mailbox, path, params=params, headers=headers).json()
         while True:
             items.extend(page.get("value", []))
             link = page.get("@odata.nextLink")
             if len(items) >= want or not link:
                 return items[:want]
-            page = self.call("GET", link, mailbox=mailbox).json()
+            page = self.call("GET", link, mailbox=mailbox, headers=headers).json()
 
     def upload(self, url: str, chunk: bytes, content_range: str) -> None:
         """One range of an upload session: its URL carries its own authorisation, so no token

@@ -16,6 +16,7 @@ from approvals.errors import BadRequest, NotConfigured
 from approvals.mailboxes import mailbox_for
 from approvals.operations import service
 from approvals.operations.waiting import EndWatch
+from approvals.web.auth import client_mailboxes
 from approvals.web.params import read_params
 from approvals.web.request_db import request_transaction
 from approvals.web.runtime import current_runtime
@@ -41,9 +42,9 @@ def run(operation: str, **path_values: str) -> Response:
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
         raise BadRequest("Idempotency-Key is longer than 255 characters", field="Idempotency-Key")
     wait = "respond-async" not in request.headers.get("Prefer", "")
+    mailbox = mailbox_for(client_mailboxes(g.client_id), params.get("mailboxAddress"))
     with EndWatch(runtime) as watch:
         with request_transaction() as session:
-            mailbox = mailbox_for(session, g.client_id, params.get("mailboxAddress"))
             started = service.start(
                 session,
                 client_id=g.client_id,
@@ -55,7 +56,7 @@ def run(operation: str, **path_values: str) -> Response:
                 idempotency_key=key,
                 fingerprint=request_fingerprint([route.operation_id, params]) if key else None,
             )
-            operation_id, new = started.id, started.status not in service.FINISHED
+            operation_id, new = started.id, not started.finished
             watch.expect(operation_id)  # before the commit publishes it
         ended = watch.wait(runtime.settings.operation_wait) if wait and new else None
     if ended is not None:  # just recorded for this client: answered from the read that saw it

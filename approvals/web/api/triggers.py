@@ -26,6 +26,7 @@ from approvals.triggers.owner import owner
 from approvals.triggers.schemas import TriggerSubscriptionRequest
 from approvals.triggers.state import STATE_PARAM, TriggerStates, binding
 from approvals.web import presenters
+from approvals.web.auth import client_mailboxes
 from approvals.web.params import read_params
 from approvals.web.request_db import request_transaction
 from approvals.web.runtime import current_runtime
@@ -44,16 +45,16 @@ def poll(trigger: str) -> Response:
     params = read_params(route_named(trigger), {})
     token = params.pop(STATE_PARAM, None)
     states = TriggerStates(settings.secret_key, settings.secret_key_fallbacks)
+    mailbox = mailbox_for(client_mailboxes(g.client_id), None)
+    bound = binding(trigger, mailbox, params)
+    if token is None:  # the first poll starts from now
+        state = states.first(g.client_id, bound, {"since": utcnow().isoformat()})
+        token = states.dumps(state)
+    else:
+        state = states.loads(token, client_id=g.client_id, bound=bound)
     with EndWatch(runtime) as watch:
         with request_transaction() as session:
-            mailbox = mailbox_for(session, g.client_id, None)
-            bound = binding(trigger, mailbox, params)
-            if token is None:  # the first poll starts from now
-                state = states.first(g.client_id, bound, {"since": utcnow().isoformat()})
-                token = states.dumps(state)
-            else:
-                state = states.loads(token, client_id=g.client_id, bound=bound)
-            operation = polls.start(
+            started = polls.start(
                 session,
                 client_id=g.client_id,
                 trigger=trigger,
@@ -63,10 +64,12 @@ def poll(trigger: str) -> Response:
                 state=state,
                 keep=timedelta(seconds=settings.operation_result_ttl),
             )
-            recorded = None if operation.status not in service.FINISHED else operation
-            if recorded is None:
-                watch.expect(operation.id)  # before the commit publishes it
-        if recorded is None:
+            if not started.finished:
+                watch.expect(started.id)  # before the commit publishes it
+        if started.finished:  # an earlier poll with this state: its answer again
+            with request_transaction() as session:
+                recorded: service.Recorded | None = service.find(session, g.client_id, started.id)
+        else:
             recorded = watch.wait(settings.operation_wait)
         answer = polls.answer(
             recorded,
@@ -110,8 +113,8 @@ def subscribe(trigger: str) -> tuple[dict[str, str], int, dict[str, str]]:
         )
     params = read_params(poll_route, {}, query=body.parameters)
     params.pop(STATE_PARAM, None)
+    mailbox = mailbox_for(client_mailboxes(g.client_id), None)
     with request_transaction() as session:
-        mailbox = mailbox_for(session, g.client_id, None)
         subscription = subscriptions.create(
             session,
             client_id=g.client_id,
