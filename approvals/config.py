@@ -36,6 +36,9 @@ DEFAULT_CLAIM_TIMEOUT = 120.0
 # Logic Apps gives a synchronous call 120 s; answer well before, with 202 and a Location.
 DEFAULT_OPERATION_WAIT = 30.0
 DEFAULT_OPERATION_RESULT_TTL = 24 * 3600.0
+# How often a push trigger subscription polls Graph; also the Retry-After of a polled trigger's
+# "nothing new" (Logic Apps' own default for these triggers is a few minutes).
+DEFAULT_TRIGGER_INTERVAL = 60.0
 DEFAULT_GRAPH_AUTHORITY_URL = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_API_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_GRAPH_TIMEOUT = 30.0
@@ -113,6 +116,7 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = ""
     operation_wait: Annotated[float, Field(ge=0)] = DEFAULT_OPERATION_WAIT
     operation_result_ttl: Seconds = DEFAULT_OPERATION_RESULT_TTL
+    trigger_interval: Seconds = DEFAULT_TRIGGER_INTERVAL
     graph_tenant_id: str = ""
     graph_client_id: str = ""
     graph_client_secret: str = Field("", repr=False)

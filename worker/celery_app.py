@@ -24,7 +24,7 @@ ALL_QUEUES = ("callbacks", "mail", "graph", "approvals")
 # and recorded in a few statements, yet small enough to spread over the worker's threads.
 BATCH_SIZE = 20
 # A connector operation is one message: someone waits for each, and each may take seconds.
-BATCH_SIZES = {Job.RUN_OPERATION: 1}
+BATCH_SIZES = {Job.RUN_OPERATION: 1, Job.POLL_TRIGGER: 1}
 
 
 def batches(ids: Sequence[str], size: int = BATCH_SIZE) -> Iterator[list[str]]:
@@ -60,9 +60,17 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             Job.DELIVER_CALLBACK: {"queue": CALLBACK_QUEUE},
             Job.SEND_MAIL: {"queue": MAIL_QUEUE},
             Job.RUN_OPERATION: {"queue": GRAPH_QUEUE},
+            Job.POLL_TRIGGER: {"queue": GRAPH_QUEUE},
         },
         "beat_schedule": {
             "sweep": {"task": Job.SWEEP, "schedule": timedelta(seconds=settings.sweep_interval)},
+            # Push trigger subscriptions whose poll is due, looked for twice per interval.
+            "trigger-polls": {
+                "task": Job.SCHEDULE_TRIGGER_POLLS,
+                "schedule": timedelta(
+                    seconds=min(settings.trigger_interval / 2, settings.sweep_interval)
+                ),
+            },
         },
         "beat_schedule_filename": str(settings.instance_path / "celerybeat-schedule"),
         "worker_hijack_root_logger": False,

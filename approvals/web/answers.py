@@ -10,7 +10,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from approvals.store.status import DeliveryStatus, EmailStatus, SubscriptionStatus
+from approvals.store.status import (
+    DeliveryStatus,
+    EmailStatus,
+    SubscriptionStatus,
+    TriggerSubscriptionStatus,
+)
 
 
 class RecipientState(BaseModel):
@@ -75,6 +80,29 @@ class SubscriptionState(BaseModel):
     recipients: list[RecipientState]
     response: RecordedResponse | None
     delivery: DeliveryState | None
+
+
+class TriggerSubscriptionState(BaseModel):
+    """A push trigger subscription: its trigger, its last poll and the batches it owed."""
+
+    id: str
+    trigger: str = Field(description="the trigger's operationId")
+    notificationUrl: str
+    parameters: dict[str, Any]
+    status: TriggerSubscriptionStatus
+    createdAt: str
+    deletedAt: str | None
+    polls: int = Field(description="polls started so far")
+    lastPollAt: str | None
+    lastPollItems: int | None = Field(description="items the last poll found")
+    lastError: str | None = Field(description="why the last poll failed (it is tried again)")
+    nextPollAt: str | None
+    deliveries: list[DeliveryState] = Field(description="one per batch, oldest first")
+
+
+class TriggerSubscriptionDeleted(BaseModel):
+    id: str
+    status: TriggerSubscriptionStatus
 
 
 class Cancelled(BaseModel):

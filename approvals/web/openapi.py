@@ -77,6 +77,11 @@ def _operation(route: Route) -> dict[str, Any]:
             "description": description,
             "content": {route.media: {"schema": _ref(model)}},
         }
+    if route.trigger:
+        responses["202"] = {
+            "description": "Nothing new: poll Location (it carries the trigger's state) after "
+            "Retry-After"
+        }
     has_query = any(p.where == "query" for p in route.params)
     for status in sorted({*route.errors, *ALWAYS[route.access], *((414,) if has_query else ())}):
         responses[str(status)] = _error(route, status)
@@ -101,6 +106,8 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["description"] = route.description
     if route.deprecated:
         operation["deprecated"] = True
+    if route.trigger:
+        operation["x-ms-trigger"] = route.trigger
     if route.access != "api":
         operation["security"] = []
     if route.body is not None:

@@ -71,7 +71,8 @@ class Route:
     # A webhook operation: what it POSTs to the body's NotificationUrl later (/swagger.json's
     # x-ms-notification-content and x-ms-notification-url).
     notification: type[BaseModel] | None = None
-    # A trigger in Power Automate and Logic Apps ("single" or "batch": x-ms-trigger).
+    # A trigger in Power Automate and Logic Apps ("single" or "batch": x-ms-trigger); a polling
+    # trigger answers 202 + Location when nothing is new.
     trigger: Literal["single", "batch"] | None = None
 
 

@@ -24,6 +24,7 @@ from approvals.web.calendar_routes import CALENDAR_ROUTES
 from approvals.web.contact_routes import CONTACT_ROUTES
 from approvals.web.mail_routes import MAIL_ROUTES
 from approvals.web.route_types import IDEMPOTENCY_KEY, Access, Param, Route
+from approvals.web.trigger_routes import TRIGGER_ROUTES
 
 __all__ = ["ROUTES", "Access", "Param", "Route", "route_named"]
 
@@ -146,6 +147,7 @@ ROUTES: list[Route] = [
     *MAIL_ROUTES,
     *CALENDAR_ROUTES,
     *CONTACT_ROUTES,
+    *TRIGGER_ROUTES,
     Route(
         "GET",
         "/operations/{id}",
