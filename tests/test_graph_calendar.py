@@ -178,7 +178,7 @@ def test_an_event_is_booked_read_moved_and_cancelled(m365: ApiUser, tenant: Grap
 
 
 def test_calendars_are_listed_by_name_with_skip_and_top(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
+    m365: ApiUser, tenant: GraphStandIn
 ) -> None:
     box = tenant.mailbox(OWN)
     with box.lock:
@@ -199,7 +199,7 @@ def test_calendars_are_listed_by_name_with_skip_and_top(
 
 
 def test_the_deprecated_operations_keep_their_own_shape(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
+    m365: ApiUser, tenant: GraphStandIn
 ) -> None:
     tables = m365.http.get("/datasets/calendars/tables")
     assert tables.status_code == 200, tables.text
@@ -257,7 +257,7 @@ def test_the_deprecated_operations_keep_their_own_shape(
 
 
 def test_a_recurring_series_yields_its_occurrences_in_the_calendar_view(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
+    m365: ApiUser, tenant: GraphStandIn
 ) -> None:
     calendar = _calendar(m365)
     series = _create(
@@ -373,9 +373,7 @@ def test_bad_input_is_a_clear_4xx(embedded: None, m365: ApiUser, tenant: GraphSt
     assert _events(tenant) == []
 
 
-def test_a_key_books_in_each_of_its_mailboxes(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
-) -> None:
+def test_a_key_books_in_each_of_its_mailboxes(m365: ApiUser, tenant: GraphStandIn) -> None:
     calendar = _calendar(m365, mailboxAddress=SHARED)
     answer = m365.http.post(
         f"/datasets/calendars/v4/tables/{_id(calendar)}/items",

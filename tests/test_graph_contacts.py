@@ -44,12 +44,6 @@ def m365(stack: Stack, tenant: GraphStandIn) -> Iterator[ApiUser]:
     user.http.close()
 
 
-@pytest.fixture
-def embedded(stack: Stack) -> None:
-    if stack.name != "embedded":
-        pytest.skip("does not depend on the backend: run on the embedded default only")
-
-
 def _id(value: str, times: int = 1) -> str:
     for _ in range(times):
         value = quote(value, safe="")
@@ -160,7 +154,7 @@ def test_a_contact_round_trips_every_field_and_is_updated_and_deleted(
 
 
 def test_the_deprecated_operations_use_the_pascal_case_shapes(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
+    m365: ApiUser, tenant: GraphStandIn
 ) -> None:
     tables = m365.http.get("/datasets/contacts/tables")
     assert tables.status_code == 200, tables.text
@@ -216,7 +210,7 @@ def _refused(answer: Any, status: int, code: str) -> None:
 
 
 def test_lists_follow_graphs_pages_within_top_and_bad_input_is_a_clear_4xx(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
+    m365: ApiUser, tenant: GraphStandIn
 ) -> None:
     items = "/codeless/v1.0/me/contactFolders/Contacts/contacts"
     for name in ("Alan", "Barbara", "Claude", "Donald", "Edsger"):
