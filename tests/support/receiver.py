@@ -16,6 +16,11 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
     delay: float = 0.0
+    # Held until this is set (at most ``HOLD_LIMIT`` seconds), after ``delay``.
+    hold: threading.Event | None = None
+
+
+HOLD_LIMIT = 60.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class CallbackReceiver:
                     )
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.hold is not None:
+                    reply.hold.wait(HOLD_LIMIT)
                 try:
                     self.send_response(reply.status)
                     for key, value in reply.headers.items():
