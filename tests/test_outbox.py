@@ -81,7 +81,8 @@ def test_run_serves_and_stops_all_its_processes_on_sigterm(tmp_path: Path) -> No
 
     try:
         try:
-            eventually(serving, timeout=30, interval=0.2)
+            # Migrations, then web, worker and beat on a busy two-core machine: up to a minute.
+            eventually(serving, timeout=60, interval=0.2)
         except AssertionError as exc:
             raise AssertionError((tmp_path / "run.log").read_text()) from exc
         children = subprocess.run(
@@ -89,7 +90,7 @@ def test_run_serves_and_stops_all_its_processes_on_sigterm(tmp_path: Path) -> No
         ).stdout.split()
         assert len(children) == 3
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=60) == 0
         for child in children:
             assert (
                 not Path(f"/proc/{child}").exists()
