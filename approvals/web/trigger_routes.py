@@ -1,10 +1,14 @@
-"""The connector's triggers: a polling row at each trigger's own path (push rows below it)."""
+"""The connector's triggers: a polling row at each trigger's own path, and its push rows."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
 from approvals.approval.schemas import SubscriptionResponse
+from approvals.operations.calendar_models import (
+    EntityListResponseCalendarEventBackend,
+    GraphCalendarEventListClientReceive,
+)
 from approvals.operations.mail_models import (
     TriggerBatchResponseClientReceiveMessage,
     TriggerBatchResponseGraphClientReceiveMessage,
@@ -13,7 +17,8 @@ from approvals.triggers.schemas import TriggerSubscriptionRequest
 from approvals.triggers.state import STATE_PARAM
 from approvals.web import answers
 from approvals.web.api import triggers
-from approvals.web.operation_routes import INCLUDE_ATTACHMENTS
+from approvals.web.calendar_routes import TABLE
+from approvals.web.operation_routes import FILTER, INCLUDE_ATTACHMENTS, ORDER_BY, SKIP, TOP
 from approvals.web.route_types import Param, Route
 
 TRIGGER_ERRORS = (403, 501, 502, 504)
@@ -65,6 +70,20 @@ NEW_EMAIL_PARAMS = (
         required=False,
     ),
 )
+
+UPCOMING_PARAMS = (
+    Param("table", "query", {"type": "string", "maxLength": 1000}, "Select a calendar (its id)."),
+    Param(
+        "lookAheadTimeInMinutes",
+        "query",
+        {"type": "integer", "format": "int32", "default": 15, "minimum": 1, "maximum": 43200},
+        "Time (in minutes) to look ahead for upcoming events.",
+        required=False,
+    ),
+)
+# $orderby, $top and $skip are taken as the connector takes them; a batch holds every new
+# event, oldest first. $filter narrows which events count.
+CHANGED_PARAMS = (TABLE, FILTER, ORDER_BY, TOP, SKIP)
 
 POLLING = (
     "Logic Apps' polling protocol: 202 with Location and Retry-After while nothing is new, 200 "
@@ -171,5 +190,45 @@ TRIGGER_ROUTES: list[Route] = [
         TriggerBatchResponseClientReceiveMessage,
         subscribe_id="CreateOnNewEmailPokeSubscription",
         deprecated=True,
+    ),
+    *_trigger_rows(
+        "/v3/Events/OnUpcomingEvents",
+        "OnUpcomingEventsV3",
+        "When an upcoming event is starting soon (V3)",
+        UPCOMING_PARAMS,
+        GraphCalendarEventListClientReceive,
+        subscribe_id="CreateOnUpcomingEventsV3Subscription",
+        tag="Calendar triggers",
+    ),
+    *_trigger_rows(
+        "/Events/OnUpcomingEvents",
+        "OnUpcomingEvents",
+        "When an upcoming event is starting soon",
+        UPCOMING_PARAMS,
+        EntityListResponseCalendarEventBackend,
+        subscribe_id="CreateOnUpcomingEventsSubscription",
+        deprecated=True,
+        tag="Calendar triggers",
+    ),
+    *(
+        row
+        for version, deprecated, answer in (
+            ("v3/", False, GraphCalendarEventListClientReceive),
+            ("", True, EntityListResponseCalendarEventBackend),
+        )
+        for kind, summary in (
+            ("New", "When a new event is created"),
+            ("Updated", "When an event is modified"),
+        )
+        for row in _trigger_rows(
+            f"/datasets/calendars/{version}tables/{{table}}/on{kind.lower()}items",
+            f"CalendarGetOn{kind}Items{'V3' if version else ''}",
+            f"{summary}{' (V3)' if version else ''}",
+            CHANGED_PARAMS,
+            answer,
+            subscribe_id=f"CreateCalendarGetOn{kind}Items{'V3' if version else ''}Subscription",
+            deprecated=deprecated,
+            tag="Calendar triggers",
+        )
     ),
 ]
