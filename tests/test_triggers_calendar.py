@@ -96,10 +96,13 @@ class Trigger:
         self.location = first.headers["Location"]
 
     def poll(self, field: str = "subject") -> list[str]:
+        return sorted(item[field] for item in self.batch())
+
+    def batch(self) -> list[dict[str, Any]]:
         answer = self.http.get(self.location)
         assert answer.status_code in (200, 202), answer.text
         self.location = answer.headers["Location"]
-        return sorted(item[field] for item in answer.json()["value"]) if answer.content else []
+        return answer.json()["value"] if answer.status_code == 200 else []
 
 
 def test_an_upcoming_event_fires_when_it_enters_the_window_and_again_when_moved(
@@ -141,3 +144,25 @@ def test_new_and_modified_events_come_once_per_version(
     assert updated.poll() == ["before, modified twice"]
     assert updated.poll() == []
     assert new.poll() == []  # modified, not new
+
+
+def test_changed_items_say_what_was_added_updated_and_deleted(
+    m365: ApiUser, calendar: str, tenant: GraphStandIn
+) -> None:
+    table = quote(calendar, safe="")
+    doomed = book(m365, calendar, "to be cancelled", timedelta(days=5))
+    trigger = Trigger(m365.http, f"/datasets/calendars/v3/tables/{table}/onchangeditems")
+
+    added = book(m365, calendar, "added", timedelta(days=6))
+    [first] = trigger.batch()
+    assert (first["ActionType"], first["subject"], first["IsAdded"]) == ("added", "added", True)
+    change(m365, calendar, added, subject="added, then changed")
+    [second] = trigger.batch()
+    assert (second["ActionType"], second["subject"]) == ("updated", "added, then changed")
+    path = f"/codeless/v1.0/me/calendars/{table}/events/{quote(doomed['id'], safe='')}"
+    assert m365.http.delete(path).status_code in (200, 204)
+    [third] = trigger.batch()
+    assert (third["ActionType"], third["id"]) == ("deleted", doomed["id"])
+    assert trigger.batch() == []
+    # Graph was asked for the view's changes, not for the calendar again.
+    assert any("/calendarView/delta" in r.path for r in tenant.requests())

@@ -8,6 +8,7 @@ from approvals.approval.schemas import SubscriptionResponse
 from approvals.operations.calendar_models import (
     EntityListResponseCalendarEventBackend,
     GraphCalendarEventListClientReceive,
+    GraphCalendarEventListWithActionType,
 )
 from approvals.operations.mail_models import (
     TriggerBatchResponseClientReceiveMessage,
@@ -84,6 +85,23 @@ UPCOMING_PARAMS = (
 # $orderby, $top and $skip are taken as the connector takes them; a batch holds every new
 # event, oldest first. $filter narrows which events count.
 CHANGED_PARAMS = (TABLE, FILTER, ORDER_BY, TOP, SKIP)
+VIEW_PARAMS = (
+    TABLE,
+    Param(
+        "incomingDays",
+        "query",
+        {"type": "integer", "format": "int32", "default": 300, "minimum": 0, "maximum": 3650},
+        "Number of incoming days in calendar to be tracked.",
+        required=False,
+    ),
+    Param(
+        "pastDays",
+        "query",
+        {"type": "integer", "format": "int32", "default": 50, "minimum": 0, "maximum": 3650},
+        "Number of past days in calendar to be tracked.",
+        required=False,
+    ),
+)
 
 POLLING = (
     "Logic Apps' polling protocol: 202 with Location and Retry-After while nothing is new, 200 "
@@ -208,6 +226,15 @@ TRIGGER_ROUTES: list[Route] = [
         EntityListResponseCalendarEventBackend,
         subscribe_id="CreateOnUpcomingEventsSubscription",
         deprecated=True,
+        tag="Calendar triggers",
+    ),
+    *_trigger_rows(
+        "/datasets/calendars/v3/tables/{table}/onchangeditems",
+        "CalendarGetOnChangedItemsV3",
+        "When an event is added, updated or deleted (V3)",
+        VIEW_PARAMS,
+        GraphCalendarEventListWithActionType,
+        subscribe_id="CreateGraphOnChangedEventPokeSubscription",
         tag="Calendar triggers",
     ),
     *(

@@ -27,6 +27,7 @@ TRIGGERS: dict[str, Trigger] = {
     "CalendarGetOnNewItemsV3": events.on_new_items_v3,
     "CalendarGetOnUpdatedItems": events.on_updated_items,
     "CalendarGetOnUpdatedItemsV3": events.on_updated_items_v3,
+    "CalendarGetOnChangedItemsV3": events.on_changed_items_v3,
 }
 
 
