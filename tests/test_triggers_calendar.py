@@ -15,12 +15,14 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from approvals.mailboxes import set_mailboxes
 from tests.conftest import GRAPH_APP_ID, GRAPH_APP_SECRET
 from tests.support.api import ApiUser
 from tests.support.graph.server import GraphStandIn
-from tests.support.stack import Stack
+from tests.support.receiver import CallbackReceiver
+from tests.support.stack import Stack, eventually
 
 OWN = "calendar-owner@contoso.example"
 
@@ -166,3 +168,24 @@ def test_changed_items_say_what_was_added_updated_and_deleted(
     assert trigger.batch() == []
     # Graph was asked for the view's changes, not for the calendar again.
     assert any("/calendarView/delta" in r.path for r in tenant.requests())
+
+
+def test_a_push_subscription_to_new_events_calls_back_with_the_batch(
+    m365: ApiUser, calendar: str, receiver: CallbackReceiver
+) -> None:
+    path = receiver.new_path()
+    table = quote(calendar, safe="")
+    answer = m365.http.post(
+        f"/datasets/calendars/v3/tables/{table}/onnewitems/$subscriptions",
+        json={"NotificationUrl": receiver.url(path)},
+    )
+    assert answer.status_code == 201, answer.text
+    state_url = answer.headers["Location"]
+    eventually(lambda: m365.http.get(state_url).json()["lastPollAt"])  # started
+
+    book(m365, calendar, "pushed", timedelta(days=1))
+
+    (callback,) = receiver.wait_for(path)
+    payload = Webhook(m365.webhook_secret).verify(callback.body, callback.headers)
+    assert [item["subject"] for item in payload["value"]] == ["pushed"]
+    assert m365.http.get(state_url).json()["parameters"]["table"] == calendar

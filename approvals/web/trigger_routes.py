@@ -132,6 +132,7 @@ def _trigger_rows(
     """The polling row and the push subscription's three rows (``subscribe_id``: the
     connector's x-ms-notification operationId)."""
     pinned = {"trigger": operation_id}
+    in_path = tuple(p for p in params if p.where == "path")  # a calendar trigger's table
     return [
         Route(
             "GET",
@@ -158,6 +159,7 @@ def _trigger_rows(
             body=TriggerSubscriptionRequest,
             answer=SubscriptionResponse,
             status=201,
+            params=in_path,
             errors=(403, 413, 422, 501),
             deprecated=deprecated,
             description=PUSHED,
@@ -171,7 +173,7 @@ def _trigger_rows(
             triggers.show_subscription,
             tag,
             answer=answers.TriggerSubscriptionState,
-            params=(SUBSCRIPTION_ID,),
+            params=(*in_path, SUBSCRIPTION_ID),
             errors=(404,),
             view_args=pinned,
         ),
@@ -183,7 +185,7 @@ def _trigger_rows(
             triggers.unsubscribe,
             tag,
             answer=answers.TriggerSubscriptionDeleted,
-            params=(SUBSCRIPTION_ID,),
+            params=(*in_path, SUBSCRIPTION_ID),
             errors=(404,),
             view_args=pinned,
             description="Polls stop and an undelivered batch is dropped; repeating it is harmless.",
