@@ -22,7 +22,8 @@ from approvals.web.calendar_routes import TABLE
 from approvals.web.operation_routes import FILTER, INCLUDE_ATTACHMENTS, ORDER_BY, SKIP, TOP
 from approvals.web.route_types import Param, Route
 
-TRIGGER_ERRORS = (403, 501, 502, 504)
+# 404: a calendar trigger's table that is no calendar of the mailbox (or no path at all).
+TRIGGER_ERRORS = (403, 404, 501, 502, 504)
 TRIGGER_STATE = Param(
     STATE_PARAM,
     "query",
@@ -160,7 +161,7 @@ def _trigger_rows(
             answer=SubscriptionResponse,
             status=201,
             params=in_path,
-            errors=(403, 413, 422, 501),
+            errors=(403, 404, 413, 422, 501),
             deprecated=deprecated,
             description=PUSHED,
             view_args=pinned,
