@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     graph_ca_bundle: Path | None = None
     graph_timeout: Seconds = DEFAULT_GRAPH_TIMEOUT
     graph_mailbox_concurrency: int = Field(DEFAULT_GRAPH_MAILBOX_CONCURRENCY, ge=1)
+    metrics_token: str = Field("", repr=False)
+    metrics_dir: Path | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("secret_key_fallbacks", mode="before")
     @classmethod
@@ -153,10 +157,15 @@ class Settings(BaseSettings):
     def _json_object(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
 
-    @field_validator("smtp_security", "mail_backend", mode="before")
+    @field_validator("smtp_security", "mail_backend", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("api_rate_limit", "page_rate_limit", "auth_failure_rate_limit")
     @classmethod
@@ -273,7 +282,7 @@ def _explain(error: ValidationError) -> ConfigurationError:
             lines.append(message)
             continue
         name = PREFIX + str(problem["loc"][0]).upper()
-        secret = any(word in name for word in ("PASSWORD", "KEY", "SECRET"))
+        secret = any(word in name for word in ("PASSWORD", "KEY", "SECRET", "TOKEN"))
         given = "" if secret else f" (given {problem.get('input')!r})"
         lines.append(f"{name}: {message}{given}")
     return ConfigurationError("invalid configuration:\n  " + "\n  ".join(lines))
@@ -308,5 +317,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "secret_key": settings.secret_key or _load_secret_key(instance),
             "base_url": (settings.base_url or f"http://127.0.0.1:{settings.port}").rstrip("/"),
             "rate_limit_storage_url": settings.rate_limit_storage_url or shared_limits,
+            "metrics_dir": (settings.metrics_dir or instance / "metrics").resolve(),
         }
     )

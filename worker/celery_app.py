@@ -43,6 +43,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "broker_url": settings.broker_url,
         "task_ignore_result": True,
+        # Task events, so Flower and `celery events` work as they are (Celery itself leaves
+        # them off on the SQLite broker, whose transport cannot fan out).
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         # Reserve no more than the threads can start: a backlog of mail held in one worker's
@@ -137,3 +141,18 @@ class DirectPublisher:
 
     def publish(self, job: Job, item_id: str) -> None:
         self.celery.send_task(str(job), args=([item_id],))
+
+
+# /readyz answers within a few seconds even when the broker does not.
+BROKER_CHECK_TIMEOUT_SECONDS = 2.0
+
+
+def connect_to_broker(celery: Celery) -> None:
+    """Open and close one connection to the broker; raises when it cannot be reached."""
+    with celery.connection_for_write() as connection:
+        connection.ensure_connection(
+            max_retries=1,
+            interval_start=0,
+            interval_step=0,
+            timeout=BROKER_CHECK_TIMEOUT_SECONDS,
+        )

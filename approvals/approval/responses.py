@@ -13,7 +13,7 @@ from approvals.approval.links import ResponseTarget
 from approvals.approval.owner import owner
 from approvals.approval.subscriptions import response_for
 from approvals.delivery.service import create_delivery
-from approvals.store.models import Recipient, Response, Subscription, utcnow
+from approvals.store.models import NO_CALLBACK, Recipient, Response, Subscription, utcnow
 from approvals.store.status import SubscriptionStatus
 from approvals.timefmt import iso
 
@@ -113,13 +113,15 @@ def record_response(
     )
     session.add(response)
     session.flush()
-    delivery = create_delivery(
-        session,
-        client_id=subscription.client_id,
-        url=subscription.notification_url,
-        payload=callback_payload(subscription, recipient, response),
-        owner=owner(subscription.id),
-    )
+    delivery_id = None
+    if subscription.notification_url != NO_CALLBACK:
+        delivery_id = create_delivery(
+            session,
+            client_id=subscription.client_id,
+            url=subscription.notification_url,
+            payload=callback_payload(subscription, recipient, response),
+            owner=owner(subscription.id),
+        ).id
     return LinkState(
-        Outcome.RECORDED, subscription, recipient, response, recipient.address, delivery.id
+        Outcome.RECORDED, subscription, recipient, response, recipient.address, delivery_id
     )

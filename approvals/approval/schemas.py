@@ -191,14 +191,17 @@ def normalise_url(value: str) -> str:
 
 
 class _EmailSubscription(BaseModel):
-    NotificationUrl: str = Field(
-        description="Where the chosen option is POSTed (kept in the ASCII form HTTP sends)"
+    # Required, as in the connector; null (an extension) asks for no callback at all: the
+    # caller polls the subscription instead (``approvals ask --wait`` does).
+    NotificationUrl: str | None = Field(
+        description="Where the chosen option is POSTed (kept in the ASCII form HTTP sends); "
+        "null for no callback (poll the subscription instead)"
     )
 
     @field_validator("NotificationUrl")
     @classmethod
-    def _url(cls, value: str) -> str:
-        return normalise_url(value)
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_url(value)
 
 
 class ApprovalEmailSubscription(_EmailSubscription):
@@ -227,4 +230,16 @@ class SubscriptionResponse(BaseModel):
     id: str
     resource: str
     notificationType: str
-    notificationUrl: str
+    notificationUrl: str | None = Field(description="null: no callback was asked for")
+
+
+class ApprovalEmailResponse(BaseModel):
+    """The callback POSTed to NotificationUrl (the connector's definition, plus our fields)."""
+
+    SelectedOption: str = Field(description="The option the recipient confirmed")
+    UserEmailAddress: str = Field(description="The address of the recipient who answered")
+    UserTenantId: str | None = Field(None, description="Always null (no Entra tenant)")
+    UserId: str = Field(description="The recipient's id")
+    SubscriptionId: str = Field(description="The subscription answered")
+    Comment: str = Field("", description="The recipient's comment, if any")
+    RespondedAt: str = Field(description="When they confirmed (ISO 8601, UTC)")

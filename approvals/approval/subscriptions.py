@@ -17,6 +17,7 @@ from approvals.delivery.service import deliveries_of, drop_owed
 from approvals.errors import NotFound, Unprocessable
 from approvals.store.jobs import Job, after_commit
 from approvals.store.models import (
+    NO_CALLBACK,
     Delivery,
     IdempotencyRecord,
     Response,
@@ -58,7 +59,7 @@ def create_subscription(
         "id": new_id(),
         "client_id": client_id,
         "kind": kind,
-        "notification_url": request.NotificationUrl,
+        "notification_url": request.NotificationUrl or NO_CALLBACK,
         "message": message.model_dump(mode="json"),
         "options": message.option_list(),
         "status": SubscriptionStatus.PENDING,

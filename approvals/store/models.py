@@ -39,6 +39,9 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+NO_CALLBACK = ""
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
 
@@ -92,6 +95,7 @@ class Subscription(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # "approvalmail" | "mailwithoptions"
+    # NO_CALLBACK ("") when the client asked for none (NotificationUrl null): it polls instead.
     notification_url: Mapped[str] = mapped_column(String(2048))
     message: Mapped[dict[str, Any]] = mapped_column(JSON)
     options: Mapped[list[str]] = mapped_column(JSON)

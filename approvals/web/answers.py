@@ -68,7 +68,7 @@ class SubscriptionState(BaseModel):
 
     id: str
     notificationType: Literal["approvalmail", "mailwithoptions"]
-    notificationUrl: str
+    notificationUrl: str | None = Field(description="null: no callback was asked for")
     status: SubscriptionStatus
     createdAt: str
     expiresAt: str
@@ -136,3 +136,12 @@ class ErrorBody(BaseModel):
     """Every API error: ``{"error": {"code", "message", "field"}}``."""
 
     error: ErrorDetail
+
+
+class Health(BaseModel):
+    """``/healthz`` and ``/readyz``: ``ok``, or ``unavailable`` with what failed in ``checks``."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(
+        description="Each check (database, migrations, broker): 'ok' or why it failed."
+    )

@@ -23,7 +23,7 @@ def subscription_created(subscription: Subscription, base_url: str) -> dict[str,
         "id": subscription.id,
         "resource": f"{base_url}/{subscription.kind}/$subscriptions/{subscription.id}",
         "notificationType": subscription.kind,
-        "notificationUrl": subscription.notification_url,
+        "notificationUrl": subscription.notification_url or None,
     }
 
 
@@ -84,7 +84,7 @@ def subscription_state(
     return {
         "id": subscription.id,
         "notificationType": subscription.kind,
-        "notificationUrl": subscription.notification_url,
+        "notificationUrl": subscription.notification_url or None,
         "status": subscription.status,
         "createdAt": iso(subscription.created_at),
         "expiresAt": iso(subscription.expires_at),

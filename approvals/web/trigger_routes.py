@@ -148,7 +148,7 @@ def _trigger_rows(
             deprecated=deprecated,
             description=POLLING,
             view_args=pinned,
-            trigger=True,
+            trigger="batch",
         ),
         Route(
             "POST",
