@@ -18,6 +18,10 @@ from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import Stack
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def ask(stack: Stack, key: str, *args: str, stdin: str | None = None) -> subprocess.Popen[str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("APPROVALS_")},
@@ -31,6 +35,9 @@ def ask(stack: Stack, key: str, *args: str, stdin: str | None = None) -> subproc
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: pytest-xdist's workers ignore SIGINT, and a child would inherit
+        # that (Python then installs no KeyboardInterrupt handler, and Ctrl-C does nothing).
+        preexec_fn=_default_sigint,
     )
     assert process.stdin is not None
     process.stdin.write(stdin or "")

@@ -3,9 +3,11 @@ publisher stops lingering over mail when a callback comes in."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +106,17 @@ class _RecordingCelery:
         self.sent: list[tuple[float, str, list[str]]] = []
         self.done = threading.Event()
 
-    def send_task(self, name: str, args: tuple[list[str]], retry: bool) -> None:
+    def send_task(
+        self, name: str, args: tuple[list[str]], retry: bool, producer: object = None
+    ) -> None:
         self.sent.append((time.monotonic(), name, args[0]))
         if len(self.sent) == 2:
             self.done.set()
+
+    @contextlib.contextmanager
+    def producer_or_acquire(self) -> Iterator[None]:
+        """The publisher takes one producer per pass (``enqueue``); none is needed here."""
+        yield None
 
 
 def test_a_callback_ends_the_mail_linger(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,8 @@ arrived and how often, and what is lost or stuck.
 Duplicates are allowed where the design says they can happen, but each one must be explained:
 a duplicate mail needs a second claim of its recipient row (``email_attempts`` >= mails
 received), a duplicate callback carries the same ``webhook-id`` and body, and needs an attempt
-that was started but never recorded (``attempt_count`` > recorded attempts).
+that was started but never recorded (``attempt_count`` > recorded attempts), or one recorded as
+a timeout or cut connection (the receiver may have had the request; its answer never came).
 """
 
 from __future__ import annotations
@@ -543,6 +544,18 @@ class FaultRun:
                 .where(DeliveryAttempt.delivery_id == Delivery.id)
                 .scalar_subquery()
             )
+            # Recorded attempts whose request may have reached the receiver though no answer
+            # came back in time or whole (a timeout or a cut connection): each may explain
+            # one more arrival, as an unrecorded attempt does.
+            unanswered = (
+                select(func.count(DeliveryAttempt.id))
+                .where(
+                    DeliveryAttempt.delivery_id == Delivery.id,
+                    DeliveryAttempt.status_code.is_(None),
+                    DeliveryAttempt.error_code.in_(("timeout", "connection")),
+                )
+                .scalar_subquery()
+            )
             deliveries = session.execute(
                 select(
                     Delivery.id,
@@ -552,6 +565,7 @@ class FaultRun:
                     Delivery.attempt_count,
                     Delivery.payload,
                     recorded.label("recorded"),
+                    unanswered.label("unanswered"),
                 ).where(Delivery.client_id == self.client_id, Delivery.owner_kind == APPROVAL_KIND)
             ).all()
         return {
@@ -649,10 +663,12 @@ class FaultRun:
                     problems.append(f"callback {owed.webhook_id} body differs from its row")
                 if payload["UserEmailAddress"] != p.confirmer:
                     problems.append(f"callback of #{p.index} names {payload['UserEmailAddress']}")
-            if len(arrived) > 1 and owed.attempt_count - owed.recorded < len(arrived) - 1:
+            explained = owed.attempt_count - owed.recorded + owed.unanswered
+            if len(arrived) > 1 and explained < len(arrived) - 1:
                 problems.append(
                     f"unexplained duplicate callback {owed.webhook_id}: {len(arrived)} arrived, "
-                    f"{owed.attempt_count} attempts claimed, {owed.recorded} recorded"
+                    f"{owed.attempt_count} attempts claimed, {owed.recorded} recorded, "
+                    f"{owed.unanswered} of them unanswered"
                 )
         shown_unsent = sum(
             1 for r in rows["recipients"] if r.email_status == "cancelled" and mails[r.address]
