@@ -19,7 +19,7 @@ from tests.conftest import GRAPH_APP_ID, GRAPH_APP_SECRET
 from tests.support.api import ApiUser
 from tests.support.graph.server import GraphStandIn
 from tests.support.receiver import CallbackReceiver
-from tests.support.stack import Stack, eventually
+from tests.support.stack import Stack, eventually, stop_polling
 
 OWN = "pushed-inbox@contoso.example"
 SUBSCRIPTIONS = "/v3/Mail/OnNewEmail/$subscriptions"
@@ -39,6 +39,7 @@ def m365(stack: Stack, tenant: GraphStandIn) -> Iterator[ApiUser]:
         set_mailboxes(session, created.id, [OWN])
     yield ApiUser(created.id, created.key, created.webhook_secret, http)
     http.close()
+    stop_polling(stack, created.id)
 
 
 def subscribe(m365: ApiUser, url: str, **parameters: Any) -> str:

@@ -337,3 +337,18 @@ class EntityListResponseCalendarEventBackend(BaseModel):
     """``EntityListResponse[CalendarEventBackend]``: CalendarGetItems' answer."""
 
     value: list[CalendarEventBackend]
+
+
+class GraphCalendarEventClientWithActionType(GraphCalendarEventClientReceive):
+    """An event as CalendarGetOnChangedItemsV3 answers it: what happened to it since the last
+    poll (a deleted event carries its id only)."""
+
+    ActionType: Literal["added", "updated", "deleted"] | None = None
+    IsAdded: bool | None = None
+    IsUpdated: bool | None = None
+
+
+class GraphCalendarEventListWithActionType(BaseModel):
+    """CalendarGetOnChangedItemsV3's batch."""
+
+    value: list[GraphCalendarEventClientWithActionType]

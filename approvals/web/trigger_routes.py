@@ -1,10 +1,15 @@
-"""The connector's triggers: a polling row at each trigger's own path (push rows below it)."""
+"""The connector's triggers: a polling row at each trigger's own path, and its push rows."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
 from approvals.approval.schemas import SubscriptionResponse
+from approvals.operations.calendar_models import (
+    EntityListResponseCalendarEventBackend,
+    GraphCalendarEventListClientReceive,
+    GraphCalendarEventListWithActionType,
+)
 from approvals.operations.mail_models import (
     TriggerBatchResponseClientReceiveMessage,
     TriggerBatchResponseGraphClientReceiveMessage,
@@ -13,10 +18,12 @@ from approvals.triggers.schemas import TriggerSubscriptionRequest
 from approvals.triggers.state import STATE_PARAM
 from approvals.web import answers
 from approvals.web.api import triggers
-from approvals.web.operation_routes import INCLUDE_ATTACHMENTS
+from approvals.web.calendar_routes import TABLE
+from approvals.web.operation_routes import FILTER, INCLUDE_ATTACHMENTS, ORDER_BY, SKIP, TOP
 from approvals.web.route_types import Param, Route
 
-TRIGGER_ERRORS = (403, 501, 502, 504)
+# 404: a calendar trigger's table that is no calendar of the mailbox (or no path at all).
+TRIGGER_ERRORS = (403, 404, 501, 502, 504)
 TRIGGER_STATE = Param(
     STATE_PARAM,
     "query",
@@ -66,6 +73,37 @@ NEW_EMAIL_PARAMS = (
     ),
 )
 
+UPCOMING_PARAMS = (
+    Param("table", "query", {"type": "string", "maxLength": 1000}, "Select a calendar (its id)."),
+    Param(
+        "lookAheadTimeInMinutes",
+        "query",
+        {"type": "integer", "format": "int32", "default": 15, "minimum": 1, "maximum": 43200},
+        "Time (in minutes) to look ahead for upcoming events.",
+        required=False,
+    ),
+)
+# $orderby, $top and $skip are taken as the connector takes them; a batch holds every new
+# event, oldest first. $filter narrows which events count.
+CHANGED_PARAMS = (TABLE, FILTER, ORDER_BY, TOP, SKIP)
+VIEW_PARAMS = (
+    TABLE,
+    Param(
+        "incomingDays",
+        "query",
+        {"type": "integer", "format": "int32", "default": 300, "minimum": 0, "maximum": 3650},
+        "Number of incoming days in calendar to be tracked.",
+        required=False,
+    ),
+    Param(
+        "pastDays",
+        "query",
+        {"type": "integer", "format": "int32", "default": 50, "minimum": 0, "maximum": 3650},
+        "Number of past days in calendar to be tracked.",
+        required=False,
+    ),
+)
+
 POLLING = (
     "Logic Apps' polling protocol: 202 with Location and Retry-After while nothing is new, 200 "
     "with the batch and a Location to poll next; the first poll starts from now. Polling an "
@@ -95,6 +133,7 @@ def _trigger_rows(
     """The polling row and the push subscription's three rows (``subscribe_id``: the
     connector's x-ms-notification operationId)."""
     pinned = {"trigger": operation_id}
+    in_path = tuple(p for p in params if p.where == "path")  # a calendar trigger's table
     return [
         Route(
             "GET",
@@ -121,7 +160,8 @@ def _trigger_rows(
             body=TriggerSubscriptionRequest,
             answer=SubscriptionResponse,
             status=201,
-            errors=(403, 413, 422, 501),
+            params=in_path,
+            errors=(403, 404, 413, 422, 501),
             deprecated=deprecated,
             description=PUSHED,
             view_args=pinned,
@@ -134,7 +174,7 @@ def _trigger_rows(
             triggers.show_subscription,
             tag,
             answer=answers.TriggerSubscriptionState,
-            params=(SUBSCRIPTION_ID,),
+            params=(*in_path, SUBSCRIPTION_ID),
             errors=(404,),
             view_args=pinned,
         ),
@@ -146,7 +186,7 @@ def _trigger_rows(
             triggers.unsubscribe,
             tag,
             answer=answers.TriggerSubscriptionDeleted,
-            params=(SUBSCRIPTION_ID,),
+            params=(*in_path, SUBSCRIPTION_ID),
             errors=(404,),
             view_args=pinned,
             description="Polls stop and an undelivered batch is dropped; repeating it is harmless.",
@@ -171,5 +211,54 @@ TRIGGER_ROUTES: list[Route] = [
         TriggerBatchResponseClientReceiveMessage,
         subscribe_id="CreateOnNewEmailPokeSubscription",
         deprecated=True,
+    ),
+    *_trigger_rows(
+        "/v3/Events/OnUpcomingEvents",
+        "OnUpcomingEventsV3",
+        "When an upcoming event is starting soon (V3)",
+        UPCOMING_PARAMS,
+        GraphCalendarEventListClientReceive,
+        subscribe_id="CreateOnUpcomingEventsV3Subscription",
+        tag="Calendar triggers",
+    ),
+    *_trigger_rows(
+        "/Events/OnUpcomingEvents",
+        "OnUpcomingEvents",
+        "When an upcoming event is starting soon",
+        UPCOMING_PARAMS,
+        EntityListResponseCalendarEventBackend,
+        subscribe_id="CreateOnUpcomingEventsSubscription",
+        deprecated=True,
+        tag="Calendar triggers",
+    ),
+    *_trigger_rows(
+        "/datasets/calendars/v3/tables/{table}/onchangeditems",
+        "CalendarGetOnChangedItemsV3",
+        "When an event is added, updated or deleted (V3)",
+        VIEW_PARAMS,
+        GraphCalendarEventListWithActionType,
+        subscribe_id="CreateGraphOnChangedEventPokeSubscription",
+        tag="Calendar triggers",
+    ),
+    *(
+        row
+        for version, deprecated, answer in (
+            ("v3/", False, GraphCalendarEventListClientReceive),
+            ("", True, EntityListResponseCalendarEventBackend),
+        )
+        for kind, summary in (
+            ("New", "When a new event is created"),
+            ("Updated", "When an event is modified"),
+        )
+        for row in _trigger_rows(
+            f"/datasets/calendars/{version}tables/{{table}}/on{kind.lower()}items",
+            f"CalendarGetOn{kind}Items{'V3' if version else ''}",
+            f"{summary}{' (V3)' if version else ''}",
+            CHANGED_PARAMS,
+            answer,
+            subscribe_id=f"CreateCalendarGetOn{kind}Items{'V3' if version else ''}Subscription",
+            deprecated=deprecated,
+            tag="Calendar triggers",
+        )
     ),
 ]

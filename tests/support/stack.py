@@ -152,6 +152,21 @@ class Stack:
         )
 
 
+def stop_polling(stack: Stack, client_id: str) -> None:
+    """End a client's push trigger subscriptions: the session's stack is shared, and a
+    subscription left polling would keep calling the Graph stand-in during later tests."""
+    from sqlalchemy import update
+
+    from approvals.store.models import TriggerSubscription
+
+    with stack.db.session() as session:
+        session.execute(
+            update(TriggerSubscription)
+            .where(TriggerSubscription.client_id == client_id)
+            .values(status="deleted", poll_status="stopped")
+        )
+
+
 def eventually(check: Callable[[], T | None], timeout: float = 20, interval: float = 0.05) -> T:
     """Poll ``check`` until it returns something truthy; raise with the last value otherwise."""
     deadline = time.monotonic() + timeout

@@ -13,7 +13,7 @@ from typing import Any
 from approvals.triggers.polls import CURSOR
 from worker.graph.client import GraphClient
 from worker.operations.results import Result, json_result
-from worker.triggers import mail
+from worker.triggers import events, mail
 from worker.triggers.mail import Batch
 
 Trigger = Callable[[GraphClient, str, dict[str, Any], dict[str, Any]], Batch]
@@ -21,6 +21,13 @@ Trigger = Callable[[GraphClient, str, dict[str, Any], dict[str, Any]], Batch]
 TRIGGERS: dict[str, Trigger] = {
     "OnNewEmail": mail.on_new_email,
     "OnNewEmailV3": mail.on_new_email_v3,
+    "OnUpcomingEvents": events.on_upcoming_events,
+    "OnUpcomingEventsV3": events.on_upcoming_events_v3,
+    "CalendarGetOnNewItems": events.on_new_items,
+    "CalendarGetOnNewItemsV3": events.on_new_items_v3,
+    "CalendarGetOnUpdatedItems": events.on_updated_items,
+    "CalendarGetOnUpdatedItemsV3": events.on_updated_items_v3,
+    "CalendarGetOnChangedItemsV3": events.on_changed_items_v3,
 }
 
 

@@ -33,7 +33,7 @@ from approvals.web.runtime import current_runtime
 from approvals.web.validation import parse_json, read_body, validate_body
 
 
-def poll(trigger: str) -> Response:
+def poll(trigger: str, **path_values: str) -> Response:
     from approvals.web.routes import route_named
 
     runtime = current_runtime()
@@ -42,7 +42,7 @@ def poll(trigger: str) -> Response:
         raise NotConfigured(
             "this service has no Microsoft 365 tenant configured (APPROVALS_GRAPH_*)"
         )
-    params = read_params(route_named(trigger), {})
+    params = read_params(route_named(trigger), path_values)
     token = params.pop(STATE_PARAM, None)
     states = TriggerStates(settings.secret_key, settings.secret_key_fallbacks)
     mailbox = mailbox_for(client_mailboxes(g.client_id), None)
@@ -90,7 +90,7 @@ def _location(token: str) -> str:
     return f"{current_runtime().settings.base_url}{request.path}?{query}"
 
 
-def subscribe(trigger: str) -> tuple[dict[str, str], int, dict[str, str]]:
+def subscribe(trigger: str, **path_values: str) -> tuple[dict[str, str], int, dict[str, str]]:
     """``POST <trigger path>/$subscriptions``: poll the trigger from now on, push each batch."""
     from approvals.web.routes import route_named
 
@@ -111,7 +111,7 @@ def subscribe(trigger: str) -> tuple[dict[str, str], int, dict[str, str]]:
             code="unknown_parameter",
             field=f"parameters.{unknown[0]}",
         )
-    params = read_params(poll_route, {}, query=body.parameters)
+    params = read_params(poll_route, path_values, query=body.parameters)
     params.pop(STATE_PARAM, None)
     mailbox = mailbox_for(client_mailboxes(g.client_id), None)
     with request_transaction() as session:
@@ -128,7 +128,7 @@ def subscribe(trigger: str) -> tuple[dict[str, str], int, dict[str, str]]:
     return answer, 201, {"Location": resource}
 
 
-def show_subscription(trigger: str, id: str) -> dict[str, Any]:  # noqa: A002 - path id
+def show_subscription(trigger: str, id: str, **_path: str) -> dict[str, Any]:  # noqa: A002
     with request_transaction() as session:
         subscription = subscriptions.find(session, g.client_id, trigger, id)
         return presenters.trigger_subscription_state(
@@ -136,7 +136,7 @@ def show_subscription(trigger: str, id: str) -> dict[str, Any]:  # noqa: A002 - 
         )
 
 
-def unsubscribe(trigger: str, id: str) -> dict[str, Any]:  # noqa: A002 - path id
+def unsubscribe(trigger: str, id: str, **_path: str) -> dict[str, Any]:  # noqa: A002
     with request_transaction() as session:
         subscription = subscriptions.delete(session, g.client_id, trigger, id)
         return {"id": subscription.id, "status": subscription.status}

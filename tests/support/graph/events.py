@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -600,3 +601,106 @@ def calendar_view(call: Call) -> Response:
 
 for _prefix in ("users/{user}", "users/{user}/calendar", "users/{user}/calendars/{calendar}"):
     router.add("GET", f"{_prefix}/calendarView", calendar_view)
+
+
+# -- calendarView delta ------------------------------------------------------------------------
+
+# The "since" of a first round's pages (a delta token taken at sequence 0 is a later round).
+INITIAL = -1
+
+
+def calendar_view_delta(call: Call) -> Response:
+    # https://learn.microsoft.com/graph/api/event-delta and
+    # https://learn.microsoft.com/graph/delta-query-events: the first request names the window
+    # (startDateTime, endDateTime); its pages are joined by @odata.nextLink ($skiptoken) and
+    # the last carries @odata.deltaLink ($deltatoken). State tokens encode the window, so later
+    # requests carry only the token. A later round returns the events of the view that changed
+    # since, in full, and those deleted or no longer in the view as {"id", "@removed"}. Pages
+    # are sized with Prefer: odata.maxpagesize.
+    args = {name.lower(): value for name, value in call.args.items()}
+    tz_name = output_zone(call)
+    with call.user.lock:
+        calendar = calendar_of(call)
+        if "$skiptoken" in args or "$deltatoken" in args:
+            state = _read_state(args.get("$skiptoken") or args["$deltatoken"])
+            if "$deltatoken" in args:
+                state.update(since=state["upto"], offset=0, upto=call.user.sequence())
+        else:
+            if not args.get("startdatetime") or not args.get("enddatetime"):
+                raise bad_request(
+                    "This request requires a time window specified by the query string "
+                    "parameters StartDateTime and EndDateTime.",
+                    code="ErrorInvalidParameter",
+                )
+            state = {
+                "start": parse_datetime(args["startdatetime"]).isoformat(),
+                "end": parse_datetime(args["enddatetime"]).isoformat(),
+                "since": INITIAL,
+                "offset": 0,
+                "upto": call.user.sequence(),
+            }
+        entries = _view_changes(call, calendar["id"], state, tz_name)
+    size = _page_size(call)
+    offset = state["offset"]
+    body: dict[str, Any] = {
+        "@odata.context": f"{call.standin.graph_url}/$metadata#Collection(event)",
+        "value": entries[offset : offset + size],
+    }
+    if offset + size < len(entries):
+        token = _state_token({**state, "offset": offset + size})
+        body["@odata.nextLink"] = f"{call.url()}?$skiptoken={token}"
+    else:
+        body["@odata.deltaLink"] = f"{call.url()}?$deltatoken={_state_token(state)}"
+    headers = {"Preference-Applied": ", ".join(call.applied)} if call.applied else {}
+    return json_response(body, headers=headers)
+
+
+def _view_changes(
+    call: Call, calendar_id: str, state: dict[str, Any], tz_name: str
+) -> list[dict[str, Any]]:
+    window_start = datetime.fromisoformat(state["start"])
+    window_end = datetime.fromisoformat(state["end"])
+    since, upto = state["since"], state["upto"]
+    touched: dict[str, bool] = {}
+    for change in call.user.changes:
+        if change.kind != "events" or change.container != calendar_id:
+            continue
+        if since == INITIAL and change.sequence <= upto:
+            touched[change.item] = change.removed  # the view as it stood at ``upto``
+        elif since != INITIAL and since < change.sequence <= upto:
+            touched[change.item] = change.removed
+    entries: list[dict[str, Any]] = []
+    for event_id, removed in touched.items():
+        event = call.user.events.get(event_id)
+        instances = [] if removed or event is None else expand(event, window_start, window_end)
+        if instances:
+            entries.extend(public_event(call, item, tz_name) for item in instances)
+        elif since != INITIAL:
+            entries.append({"id": event_id, "@removed": {"reason": "deleted"}})
+    return entries
+
+
+def _page_size(call: Call) -> int:
+    value = call.prefer.get("odata.maxpagesize", "")
+    size = int(value) if value.isdigit() and int(value) > 0 else 10
+    if value.isdigit():
+        call.apply_preference(f"odata.maxpagesize={size}")
+    return min(size, call.standin.page_cap or size)
+
+
+def _state_token(state: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(state).encode()).decode().rstrip("=")
+
+
+def _read_state(token: str) -> dict[str, Any]:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return {k: state[k] for k in ("start", "end", "since", "offset", "upto")}
+    except (ValueError, KeyError, TypeError, binascii.Error) as error:
+        raise GraphError(
+            410, "SyncStateNotFound", "The sync state generation is not found."
+        ) from error
+
+
+for _prefix in ("users/{user}", "users/{user}/calendar", "users/{user}/calendars/{calendar}"):
+    router.add("GET", f"{_prefix}/calendarView/delta", calendar_view_delta)
