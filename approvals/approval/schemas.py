@@ -14,8 +14,10 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import idna
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from approvals.policies.schemas import EscalationRule, PolicyFields
 
 MAX_OPTIONS = 100
 MAX_OPTION_LENGTH = 200
@@ -190,7 +192,7 @@ def normalise_url(value: str) -> str:
     return normal
 
 
-class _EmailSubscription(BaseModel):
+class _EmailSubscription(PolicyFields):
     NotificationUrl: str = Field(
         description="Where the chosen option is POSTed (kept in the ASCII form HTTP sends)"
     )
@@ -199,6 +201,19 @@ class _EmailSubscription(BaseModel):
     @classmethod
     def _url(cls, value: str) -> str:
         return normalise_url(value)
+
+    @field_validator("Escalation")
+    @classmethod
+    def _escalation_to(cls, value: EscalationRule | None) -> EscalationRule | None:
+        if value is not None:
+            value.To = ";".join(split_addresses(value.To))
+        return value
+
+    @model_validator(mode="after")
+    def _policy(self) -> _EmailSubscription:
+        message: ApprovalMessage = self.Message  # type: ignore[attr-defined]
+        self.check_policy(message.option_list(), len(message.recipients()))
+        return self
 
 
 class ApprovalEmailSubscription(_EmailSubscription):

@@ -10,7 +10,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from approvals.store.status import DeliveryStatus, EmailStatus, SubscriptionStatus
+from approvals.policies.schemas import ApprovalPolicy
+from approvals.store.status import (
+    DeliveryStatus,
+    EmailStatus,
+    Outcome,
+    ReminderStatus,
+    SubscriptionStatus,
+)
 
 
 class RecipientState(BaseModel):
@@ -20,6 +27,10 @@ class RecipientState(BaseModel):
     emailAttempts: int
     emailError: str | None
     sentAt: str | None
+    source: Literal["request", "escalation", "reassignment"] = Field(
+        "request", description="how the recipient joined"
+    )
+    reassignedTo: str | None = Field(None, description="the recipient they handed their place to")
 
 
 class RecordedResponse(BaseModel):
@@ -58,6 +69,38 @@ class DeliveryState(BaseModel):
     attempts: list[Attempt]
 
 
+class PolicyAnswer(BaseModel):
+    """One recipient's recorded answer (every answer is kept, with its audit trail)."""
+
+    UserEmailAddress: str
+    UserId: str
+    SelectedOption: str
+    Comment: str
+    RespondedAt: str
+
+
+class ReminderState(BaseModel):
+    recipientId: str
+    status: ReminderStatus
+    sent: int
+    lastSentAt: str | None
+    nextDueAt: str | None
+
+
+class EscalationState(BaseModel):
+    to: list[str]
+    dueAt: str | None
+    escalatedAt: str | None = Field(description="when the addresses were added; null until then")
+
+
+class Reassignment(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    at: str | None
+    fromRecipientId: str
+    toRecipientId: str | None
+
+
 class SubscriptionState(BaseModel):
     """A subscription as it stands: its recipients, the response and the callback."""
 
@@ -75,6 +118,18 @@ class SubscriptionState(BaseModel):
     recipients: list[RecipientState]
     response: RecordedResponse | None
     delivery: DeliveryState | None
+    policy: ApprovalPolicy = Field(description="how it is decided (First when none was asked)")
+    outcome: Outcome | None = Field(description="how it ended; null while pending or cancelled")
+    decidedOption: str | None
+    answers: list[PolicyAnswer]
+    answersNeeded: int = Field(description="how many more answers it needs at least; 0 once ended")
+    reminders: list[ReminderState]
+    escalation: EscalationState | None
+    reassignments: list[Reassignment]
+    settings: dict[str, Any] = Field(
+        description="the other policy fields as accepted: Reminders, AllowReassign, "
+        "ExpiresAfter, NotifyOnExpiry, RequireComment"
+    )
 
 
 class Cancelled(BaseModel):
