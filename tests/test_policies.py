@@ -356,7 +356,7 @@ def test_reminders_go_to_whoever_has_not_answered_until_max(
         [ann, bob],
         receiver.url(path),
         Policy={"Type": "All"},
-        Reminders={"After": "PT4S", "Every": "PT1S", "Max": 2},
+        Reminders={"After": "PT6S", "Every": "PT1S", "Max": 2},
         Message={"Subject": "Budget 2027"},
     )
     assert answer(links(smtp, ann)[0]).status_code == 200
@@ -374,7 +374,7 @@ def test_reminders_go_to_whoever_has_not_answered_until_max(
     by_recipient = {r["id"]: r["address"] for r in state["recipients"]}
     summary = {by_recipient[r["recipientId"]]: (r["status"], r["sent"]) for r in state["reminders"]}
     assert summary == {ann: ("cancelled", 0), bob: ("done", 2)}
-    assert state["settings"]["Reminders"] == {"After": "PT4S", "Every": "PT1S", "Max": 2}
+    assert state["settings"]["Reminders"] == {"After": "PT6S", "Every": "PT1S", "Max": 2}
     holds(lambda: len(smtp.messages_for(bob)) == 3, seconds=QUIET_SECONDS)
     assert reminders_for(smtp, ann) == []
 
@@ -389,9 +389,9 @@ def test_a_decision_reached_while_reminders_are_due_sends_no_reminder(
 
     ann, bob = people(address, 2)
     path = receiver.new_path()
-    created = subscribe(api, [ann, bob], receiver.url(path), Reminders={"After": "PT1S", "Max": 3})
+    created = subscribe(api, [ann, bob], receiver.url(path), Reminders={"After": "PT8S", "Max": 3})
     link = links(smtp, ann)[0]
-    assert smtp.wait_for(bob)
+    assert smtp.wait_for(bob)  # the worker is stopped long before the reminders fall due
 
     def reminders_due() -> bool:
         due = [r["nextDueAt"] for r in api.state(created["id"])["reminders"]]
@@ -450,10 +450,6 @@ def test_two_sweepers_escalating_at_once_add_the_recipients_exactly_once(
     from approvals.policies.escalation import escalate_due
 
     ann, boss = people(address, 2)
-    created = subscribe(
-        api, [ann], receiver.url(receiver.new_path()), Escalation={"After": "PT1S", "To": boss}
-    )
-    assert smtp.wait_for(ann)
     barrier = threading.Barrier(2)
 
     def sweeper() -> int:
@@ -467,6 +463,9 @@ def test_two_sweepers_escalating_at_once_add_the_recipients_exactly_once(
 
     # The stack's own sweeps run on its worker: with it stopped, only these two sweep.
     with stack.worker_in_its_place("two-sweepers") as worker:
+        created = subscribe(
+            api, [ann], receiver.url(receiver.new_path()), Escalation={"After": "PT1S", "To": boss}
+        )
         eventually(escalation_due)
         with ThreadPoolExecutor(2) as pool:
             results = list(pool.map(lambda _: sweeper(), range(2)))
@@ -476,7 +475,7 @@ def test_two_sweepers_escalating_at_once_add_the_recipients_exactly_once(
         state = api.state(created["id"])
         assert [r["address"] for r in state["recipients"]] == [ann, boss]
         assert state["escalation"]["escalatedAt"] is not None
-        assert smtp.wait_for(boss)
+        assert smtp.wait_for(boss) and smtp.wait_for(ann)
         holds(lambda: len(smtp.messages_for(boss)) == 1, seconds=QUIET_SECONDS)
 
 
