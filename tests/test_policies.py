@@ -304,6 +304,13 @@ def test_an_option_that_requires_a_comment_refuses_a_bare_confirmation(
     payload = json.loads(receiver.wait_for(path)[0].body)
     assert (payload["SelectedOption"], payload["Comment"]) == ("Reject", "why")
     assert "Outcome" not in payload  # the First policy keeps the connector's body
+    state = api.state(created["id"])
+    assert (state["outcome"], state["decidedOption"], state["answersNeeded"]) == (
+        "decided",
+        "Reject",
+        0,
+    )
+    assert [a["Comment"] for a in state["answers"]] == ["why"]
 
 
 @pytest.mark.parametrize(

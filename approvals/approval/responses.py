@@ -1,4 +1,8 @@
-"""Record a recipient's confirmed choice: the first one wins, atomically, with its callback."""
+"""Record a recipient's confirmed choice, atomically with the callback it causes.
+
+Under the connector's policy (``First``) the first one wins here; under the others
+(:mod:`approvals.policies.answers`) each recipient answers once and the policy decides.
+"""
 
 from __future__ import annotations
 
@@ -155,8 +159,8 @@ def record_response(
         .values(
             status=SubscriptionStatus.COMPLETED,
             finished_at=now,
-            outcome=PolicyOutcome.DECIDED if subscription.policy else None,
-            decided_option=subscription.options[option] if subscription.policy else None,
+            outcome=PolicyOutcome.DECIDED,
+            decided_option=label,
         )
     ).rowcount
     if not won:

@@ -17,7 +17,8 @@ from approvals.approval.owner import owner
 from approvals.delivery.service import create_delivery
 from approvals.policies.payloads import Answer, outcome_payload
 from approvals.policies.reminders import cancel_reminders
-from approvals.policies.rules import Decision, PolicyRule, decide
+from approvals.policies.rules import Decision, decide
+from approvals.policies.settings import PolicySettings
 from approvals.store.models import Recipient, Response, Subscription, utcnow
 from approvals.store.status import SubscriptionStatus
 
@@ -63,26 +64,22 @@ def waiting_count(session: Session, subscription_id: str) -> int:
     )
 
 
-def current_decision(session: Session, subscription: Subscription) -> Decision:
+def decision_of(session: Session, subscription: Subscription) -> tuple[Decision, list[Answer]]:
+    """How the answers recorded so far decide the request, and those answers."""
     answers = answers_of(session, subscription.id)
-    return decide(
-        PolicyRule.of(subscription.policy),
+    decision = decide(
+        PolicySettings.of(subscription.policy),
         subscription.options,
         [a.option for a in answers],
         waiting_count(session, subscription.id),
     )
+    return decision, answers
 
 
 def end_if_decided(session: Session, subscription: Subscription, now: datetime) -> str | None:
     """With the row lock held: end the request if its answers decide it, owing the callback.
     Returns the new delivery's id, or None while it still waits."""
-    answers = answers_of(session, subscription.id)
-    decision = decide(
-        PolicyRule.of(subscription.policy),
-        subscription.options,
-        [a.option for a in answers],
-        waiting_count(session, subscription.id),
-    )
+    decision, answers = decision_of(session, subscription)
     if decision.outcome is None:
         return None
     session.execute(

@@ -7,24 +7,11 @@ Only recipients who still hold a place (not handed on) are counted as able to an
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from approvals.policies.settings import PolicySettings
 from approvals.store.status import Outcome
-
-
-@dataclass(frozen=True)
-class PolicyRule:
-    """A request's policy as stored: its type and, for a quorum, the count."""
-
-    type: str = "First"
-    count: int | None = None
-
-    @classmethod
-    def of(cls, stored: Mapping[str, Any] | None) -> PolicyRule:
-        policy = (stored or {}).get("Policy") or {}
-        return cls(policy.get("Type", "First"), policy.get("Count"))
 
 
 @dataclass(frozen=True)
@@ -38,15 +25,15 @@ class Decision:
 
 
 def decide(
-    rule: PolicyRule, options: Sequence[str], answers: Sequence[str], waiting: int
+    policy: PolicySettings, options: Sequence[str], answers: Sequence[str], waiting: int
 ) -> Decision:
     """``answers``: the options chosen so far, oldest first; ``waiting``: recipients holding
     a place who have not answered."""
-    if rule.type == "First":
+    if policy.type == "First":
         if answers:
             return Decision(Outcome.DECIDED, answers[0], 0)
         return Decision(None, None, 1)
-    if rule.type == "All":
+    if policy.type == "All":
         refusals = [option for option in answers if option != options[0]]
         if refusals:
             return Decision(Outcome.DECIDED, refusals[0], 0)
@@ -54,8 +41,8 @@ def decide(
             return Decision(Outcome.DECIDED, options[0], 0)
         return Decision(None, None, waiting)
     counts = Counter(answers)
-    if rule.type == "Quorum":
-        need = rule.count or 1
+    if policy.type == "Quorum":
+        need = policy.count or 1
         reached = [option for option in options if counts[option] >= need]
         if reached:
             return Decision(Outcome.DECIDED, reached[0], 0)

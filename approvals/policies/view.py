@@ -9,9 +9,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from approvals.policies.answers import answers_of, waiting_count
+from approvals.policies.answers import decision_of
 from approvals.policies.payloads import Answer
-from approvals.policies.rules import PolicyRule, decide
 from approvals.store.models import Reminder, Subscription
 from approvals.store.status import ReminderStatus, SubscriptionStatus
 
@@ -24,15 +23,8 @@ class PolicyView:
 
 
 def policy_view(session: Session, subscription: Subscription) -> PolicyView:
-    answers = answers_of(session, subscription.id)
-    needed = 0
-    if subscription.status == SubscriptionStatus.PENDING:
-        needed = decide(
-            PolicyRule.of(subscription.policy),
-            subscription.options,
-            [a.option for a in answers],
-            waiting_count(session, subscription.id),
-        ).needed
+    decision, answers = decision_of(session, subscription)
+    needed = decision.needed if subscription.status == SubscriptionStatus.PENDING else 0
     reminders: list[Reminder] = []
     if subscription.policy and subscription.policy.get("Reminders"):
         reminders = list(
