@@ -36,6 +36,9 @@ DEFAULT_CLAIM_TIMEOUT = 120.0
 # Logic Apps gives a synchronous call 120 s; answer well before, with 202 and a Location.
 DEFAULT_OPERATION_WAIT = 30.0
 DEFAULT_OPERATION_RESULT_TTL = 24 * 3600.0
+# How often a push trigger subscription polls Graph; also the Retry-After of a polled trigger's
+# "nothing new" (Logic Apps' own default for these triggers is a few minutes).
+DEFAULT_TRIGGER_INTERVAL = 60.0
 DEFAULT_GRAPH_AUTHORITY_URL = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_API_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_GRAPH_TIMEOUT = 30.0
@@ -113,6 +116,7 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str = ""
     operation_wait: Annotated[float, Field(ge=0)] = DEFAULT_OPERATION_WAIT
     operation_result_ttl: Seconds = DEFAULT_OPERATION_RESULT_TTL
+    trigger_interval: Seconds = DEFAULT_TRIGGER_INTERVAL
     graph_tenant_id: str = ""
     graph_client_id: str = ""
     graph_client_secret: str = Field("", repr=False)
@@ -123,6 +127,10 @@ class Settings(BaseSettings):
     graph_ca_bundle: Path | None = None
     graph_timeout: Seconds = DEFAULT_GRAPH_TIMEOUT
     graph_mailbox_concurrency: int = Field(DEFAULT_GRAPH_MAILBOX_CONCURRENCY, ge=1)
+    metrics_token: str = Field("", repr=False)
+    metrics_dir: Path | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("secret_key_fallbacks", mode="before")
     @classmethod
@@ -149,10 +157,15 @@ class Settings(BaseSettings):
     def _json_object(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
 
-    @field_validator("smtp_security", "mail_backend", mode="before")
+    @field_validator("smtp_security", "mail_backend", "log_format", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("api_rate_limit", "page_rate_limit", "auth_failure_rate_limit")
     @classmethod
@@ -269,7 +282,7 @@ def _explain(error: ValidationError) -> ConfigurationError:
             lines.append(message)
             continue
         name = PREFIX + str(problem["loc"][0]).upper()
-        secret = any(word in name for word in ("PASSWORD", "KEY", "SECRET"))
+        secret = any(word in name for word in ("PASSWORD", "KEY", "SECRET", "TOKEN"))
         given = "" if secret else f" (given {problem.get('input')!r})"
         lines.append(f"{name}: {message}{given}")
     return ConfigurationError("invalid configuration:\n  " + "\n  ".join(lines))
@@ -304,5 +317,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "secret_key": settings.secret_key or _load_secret_key(instance),
             "base_url": (settings.base_url or f"http://127.0.0.1:{settings.port}").rstrip("/"),
             "rate_limit_storage_url": settings.rate_limit_storage_url or shared_limits,
+            "metrics_dir": (settings.metrics_dir or instance / "metrics").resolve(),
         }
     )

@@ -175,7 +175,10 @@ def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_schema(
                 continue
             examples = SPARSE_EXAMPLES
         fuzzed.add(operation.label)
-        plans = [(positive, False), (negative, False)]
+        plans = [(positive, False)]
+        raw = operation.definition.raw
+        if raw.get("parameters") or raw.get("requestBody") or raw.get("security") != []:
+            plans.append((negative, False))  # only an operation with some input can get it wrong
         if operation.method.upper() == "POST":
             plans.append((positive, True))
         for mode, deliverable in plans:

@@ -18,10 +18,9 @@ from urllib.parse import quote
 
 import pytest
 
-from approvals.mailboxes import set_mailboxes
-from tests.conftest import GRAPH_APP_ID, GRAPH_APP_SECRET
 from tests.support.api import ApiUser
 from tests.support.graph.server import GraphStandIn
+from tests.support.m365 import bound_key, tenant_with
 from tests.support.stack import Stack
 
 OWN = "planner@contoso.example"
@@ -36,20 +35,15 @@ CONNECTOR = json.loads(
 
 @pytest.fixture
 def tenant(graph: GraphStandIn) -> GraphStandIn:
-    graph.register_app(GRAPH_APP_ID, secret=GRAPH_APP_SECRET)
-    for address in (OWN, SHARED, FOREIGN):
-        graph.add_mailbox(address)
-    return graph
+    return tenant_with(graph, (OWN, SHARED, FOREIGN))
 
 
 @pytest.fixture
 def m365(stack: Stack, tenant: GraphStandIn) -> Iterator[ApiUser]:
     """A key bound to OWN (its default) and SHARED, never to FOREIGN."""
-    created, http = stack.new_client("calendar")
-    with stack.db.session() as session:
-        set_mailboxes(session, created.id, [OWN, SHARED])
-    yield ApiUser(created.id, created.key, created.webhook_secret, http)
-    http.close()
+    user = bound_key(stack, "calendar", [OWN, SHARED])
+    yield user
+    user.http.close()
 
 
 @pytest.fixture
@@ -184,7 +178,7 @@ def test_an_event_is_booked_read_moved_and_cancelled(m365: ApiUser, tenant: Grap
 
 
 def test_calendars_are_listed_by_name_with_skip_and_top(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
+    m365: ApiUser, tenant: GraphStandIn
 ) -> None:
     box = tenant.mailbox(OWN)
     with box.lock:
@@ -205,7 +199,7 @@ def test_calendars_are_listed_by_name_with_skip_and_top(
 
 
 def test_the_deprecated_operations_keep_their_own_shape(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
+    m365: ApiUser, tenant: GraphStandIn
 ) -> None:
     tables = m365.http.get("/datasets/calendars/tables")
     assert tables.status_code == 200, tables.text
@@ -263,7 +257,7 @@ def test_the_deprecated_operations_keep_their_own_shape(
 
 
 def test_a_recurring_series_yields_its_occurrences_in_the_calendar_view(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
+    m365: ApiUser, tenant: GraphStandIn
 ) -> None:
     calendar = _calendar(m365)
     series = _create(
@@ -379,9 +373,7 @@ def test_bad_input_is_a_clear_4xx(embedded: None, m365: ApiUser, tenant: GraphSt
     assert _events(tenant) == []
 
 
-def test_a_key_books_in_each_of_its_mailboxes(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
-) -> None:
+def test_a_key_books_in_each_of_its_mailboxes(m365: ApiUser, tenant: GraphStandIn) -> None:
     calendar = _calendar(m365, mailboxAddress=SHARED)
     answer = m365.http.post(
         f"/datasets/calendars/v4/tables/{_id(calendar)}/items",

@@ -16,11 +16,10 @@ from urllib.parse import quote
 
 import pytest
 
-from approvals.mailboxes import set_mailboxes
-from tests.conftest import GRAPH_APP_ID, GRAPH_APP_SECRET
 from tests.support.api import ApiUser
 from tests.support.graph.mailbox import new_item_id
 from tests.support.graph.server import GraphStandIn
+from tests.support.m365 import bound_key, tenant_with
 from tests.support.stack import Stack
 
 OWN = "sales@contoso.example"
@@ -35,25 +34,14 @@ READ_ONLY = {"id", "parentFolderId", "changeKey", "createdDateTime", "lastModifi
 
 @pytest.fixture
 def tenant(graph: GraphStandIn) -> GraphStandIn:
-    graph.register_app(GRAPH_APP_ID, secret=GRAPH_APP_SECRET)
-    for address in (OWN, FOREIGN):
-        graph.add_mailbox(address)
-    return graph
+    return tenant_with(graph, (OWN, FOREIGN))
 
 
 @pytest.fixture
 def m365(stack: Stack, tenant: GraphStandIn) -> Iterator[ApiUser]:
-    created, http = stack.new_client("contacts")
-    with stack.db.session() as session:
-        set_mailboxes(session, created.id, [OWN])
-    yield ApiUser(created.id, created.key, created.webhook_secret, http)
-    http.close()
-
-
-@pytest.fixture
-def embedded(stack: Stack) -> None:
-    if stack.name != "embedded":
-        pytest.skip("does not depend on the backend: run on the embedded default only")
+    user = bound_key(stack, "contacts", [OWN])
+    yield user
+    user.http.close()
 
 
 def _id(value: str, times: int = 1) -> str:
@@ -166,7 +154,7 @@ def test_a_contact_round_trips_every_field_and_is_updated_and_deleted(
 
 
 def test_the_deprecated_operations_use_the_pascal_case_shapes(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
+    m365: ApiUser, tenant: GraphStandIn
 ) -> None:
     tables = m365.http.get("/datasets/contacts/tables")
     assert tables.status_code == 200, tables.text
@@ -222,7 +210,7 @@ def _refused(answer: Any, status: int, code: str) -> None:
 
 
 def test_lists_follow_graphs_pages_within_top_and_bad_input_is_a_clear_4xx(
-    embedded: None, m365: ApiUser, tenant: GraphStandIn
+    m365: ApiUser, tenant: GraphStandIn
 ) -> None:
     items = "/codeless/v1.0/me/contactFolders/Contacts/contacts"
     for name in ("Alan", "Barbara", "Claude", "Donald", "Edsger"):

@@ -20,10 +20,10 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from approvals.mailboxes import set_mailboxes
-from tests.conftest import GRAPH_APP_ID, GRAPH_APP_SECRET
+from tests.conftest import GRAPH_APP_SECRET
 from tests.support.api import ApiUser, answer
 from tests.support.graph.server import GraphStandIn
+from tests.support.m365 import bound_key, tenant_with
 from tests.support.receiver import CallbackReceiver
 from tests.support.stack import Stack, eventually
 
@@ -35,20 +35,15 @@ FOREIGN = "ceo@contoso.example"
 @pytest.fixture
 def tenant(graph: GraphStandIn) -> GraphStandIn:
     """The stand-in with the stack's app registered and three mailboxes."""
-    graph.register_app(GRAPH_APP_ID, secret=GRAPH_APP_SECRET)
-    for address in (OWN, SHARED, FOREIGN):
-        graph.add_mailbox(address)
-    return graph
+    return tenant_with(graph, (OWN, SHARED, FOREIGN))
 
 
 @pytest.fixture
 def m365(stack: Stack, tenant: GraphStandIn) -> Iterator[ApiUser]:
     """An API key bound to OWN (its default) and SHARED, never to FOREIGN."""
-    created, http = stack.new_client("m365")
-    with stack.db.session() as session:
-        set_mailboxes(session, created.id, [OWN, SHARED])
-    yield ApiUser(created.id, created.key, created.webhook_secret, http)
-    http.close()
+    user = bound_key(stack, "m365", [OWN, SHARED])
+    yield user
+    user.http.close()
 
 
 def listed(m365: ApiUser, **params: object) -> list[dict]:

@@ -164,6 +164,95 @@ def test_the_calendar_and_contact_operations_are_listed_at_the_connectors_paths(
     assert len(ours) == 25
 
 
+# --- /swagger.json: the same API in OpenAPI 2.0, for Power Automate and Logic Apps ----------
+
+
+@pytest.fixture(scope="module")
+def swagger(app: Flask) -> dict:
+    answer = app.test_client().get("/swagger.json")
+    assert answer.status_code == 200
+    return answer.json
+
+
+def test_swagger_is_valid_openapi_2(swagger: dict) -> None:
+    from openapi_spec_validator.validation import OpenAPIV2SpecValidator
+
+    assert swagger["swagger"] == "2.0"
+    assert [str(error)[:500] for error in OpenAPIV2SpecValidator(swagger).iter_errors()] == []
+
+
+def test_swagger_lists_every_served_route_with_the_same_operation_ids(
+    app: Flask, document: dict, swagger: dict
+) -> None:
+    def operations(doc: dict) -> dict[tuple[str, str], str]:
+        return {
+            (method.upper(), path): operation["operationId"]
+            for path, item in doc["paths"].items()
+            for method, operation in item.items()
+            if not method.startswith("x-")
+        }
+
+    assert set(operations(swagger)) == _served(app)
+    assert operations(swagger) == operations(document)
+
+
+def test_swagger_marks_webhooks_labels_and_the_api_key_as_the_connector_products_read_them(
+    swagger: dict,
+) -> None:
+    assert swagger["securityDefinitions"] == {
+        "api_key": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "'Bearer ' followed by the API key (approvals keys create)",
+        }
+    }
+    definitions = swagger["definitions"]
+    for path, body in (
+        ("/approvalmail/$subscriptions", "ApprovalEmailSubscription"),
+        ("/mailwithoptions/$subscriptions", "OptionsEmailSubscription"),
+    ):
+        item = swagger["paths"][path]
+        callback = item["x-ms-notification-content"]["schema"]["$ref"].split("/")[-1]
+        assert "SelectedOption" in definitions[callback]["properties"]
+        (parameter,) = [p for p in item["post"]["parameters"] if p["in"] == "body"]
+        assert parameter["schema"]["$ref"] == f"#/definitions/{body}"
+        notification = definitions[body]["properties"]["NotificationUrl"]
+        assert notification["x-ms-notification-url"] is True
+        assert notification["x-ms-visibility"] == "internal"
+    for item in swagger["paths"].values():
+        for method, operation in item.items():
+            if method.startswith("x-"):
+                continue
+            assert operation["summary"]
+            assert all(p["x-ms-summary"] for p in operation["parameters"]), operation
+    assert swagger["paths"]["/openapi.json"]["get"]["security"] == []
+    labels = definitions["ApprovalMessage"]["properties"]
+    assert labels["HeaderText"]["x-ms-summary"] == "Header text"
+
+
+def test_a_trigger_row_is_a_trigger_in_swagger() -> None:
+    import dataclasses
+
+    from approvals.web.openapi import build_document
+    from approvals.web.routes import ROUTES
+    from approvals.web.swagger import build_swagger
+
+    rows = [
+        dataclasses.replace(r, trigger="batch") if r.operation_id == "GetEmailsV3" else r
+        for r in ROUTES
+    ]
+    built = build_swagger(rows, build_document(), "https://approvals.example.com")
+
+    assert built["paths"]["/v3/Mail"]["get"]["x-ms-trigger"] == "batch"
+    assert "x-ms-trigger" not in built["paths"]["/Mail"]["get"]
+    assert (built["host"], built["basePath"], built["schemes"]) == (
+        "approvals.example.com",
+        "/",
+        ["https"],
+    )
+
+
 def test_the_policy_fields_of_issue_17_are_documented(document: dict) -> None:
     schemas = document["components"]["schemas"]
     for body in ("ApprovalEmailSubscription", "OptionsEmailSubscription"):

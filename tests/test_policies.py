@@ -544,3 +544,29 @@ def test_a_request_without_allow_reassign_offers_and_takes_no_hand_over(
     refused = httpx.post(link.split("?")[0] + "/reassign", data={"address": "x@example.com"})
     assert refused.status_code == 400
     assert len(api.state(created["id"])["recipients"]) == 1
+
+
+def test_a_policy_request_without_a_notification_url_ends_without_a_callback(
+    stack: Stack, api: ApiUser, smtp: SmtpSink, address: str
+) -> None:
+    ann, bob = people(address, 2)
+    response = api.http.post(
+        APPROVAL,
+        json={
+            "NotificationUrl": None,
+            "Message": {"To": f"{ann};{bob}"},
+            "Policy": {"Type": "Collect"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert answer(links(smtp, ann)[0]).status_code == 200
+    assert answer(links(smtp, bob)[1]).status_code == 200
+    state = api.state(created["id"])
+    assert (state["status"], state["outcome"], state["delivery"]) == (
+        "completed",
+        "undecided",
+        None,
+    )
+    assert len(state["answers"]) == 2
+    assert rows(stack, created["id"]) == (2, 0)

@@ -24,7 +24,7 @@ ALL_QUEUES = ("callbacks", "mail", "graph", "approvals")
 # and recorded in a few statements, yet small enough to spread over the worker's threads.
 BATCH_SIZE = 20
 # A connector operation is one message: someone waits for each, and each may take seconds.
-BATCH_SIZES = {Job.RUN_OPERATION: 1}
+BATCH_SIZES = {Job.RUN_OPERATION: 1, Job.POLL_TRIGGER: 1}
 
 
 def batches(ids: Sequence[str], size: int = BATCH_SIZE) -> Iterator[list[str]]:
@@ -43,6 +43,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "broker_url": settings.broker_url,
         "task_ignore_result": True,
+        # Task events, so Flower and `celery events` work as they are (Celery itself leaves
+        # them off on the SQLite broker, whose transport cannot fan out).
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         # Reserve no more than the threads can start: a backlog of mail held in one worker's
@@ -57,9 +61,17 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             Job.SEND_MAIL: {"queue": MAIL_QUEUE},
             Job.SEND_REMINDER: {"queue": MAIL_QUEUE},
             Job.RUN_OPERATION: {"queue": GRAPH_QUEUE},
+            Job.POLL_TRIGGER: {"queue": GRAPH_QUEUE},
         },
         "beat_schedule": {
             "sweep": {"task": Job.SWEEP, "schedule": timedelta(seconds=settings.sweep_interval)},
+            # Push trigger subscriptions whose poll is due, looked for twice per interval.
+            "trigger-polls": {
+                "task": Job.SCHEDULE_TRIGGER_POLLS,
+                "schedule": timedelta(
+                    seconds=min(settings.trigger_interval / 2, settings.sweep_interval)
+                ),
+            },
         },
         "beat_schedule_filename": str(settings.instance_path / "celerybeat-schedule"),
         "worker_hijack_root_logger": False,
@@ -130,3 +142,18 @@ class DirectPublisher:
 
     def publish(self, job: Job, item_id: str) -> None:
         self.celery.send_task(str(job), args=([item_id],))
+
+
+# /readyz answers within a few seconds even when the broker does not.
+BROKER_CHECK_TIMEOUT_SECONDS = 2.0
+
+
+def connect_to_broker(celery: Celery) -> None:
+    """Open and close one connection to the broker; raises when it cannot be reached."""
+    with celery.connection_for_write() as connection:
+        connection.ensure_connection(
+            max_retries=1,
+            interval_start=0,
+            interval_step=0,
+            timeout=BROKER_CHECK_TIMEOUT_SECONDS,
+        )

@@ -15,4 +15,5 @@ celery_app = make_celery(settings)
 runtime.db.publisher = DirectPublisher(celery_app)
 install_runtime(runtime)
 
+import worker.log_context  # noqa: E402,F401 - task ids on log lines, our logging kept
 import worker.tasks  # noqa: E402,F401 - registers the shared tasks with this app

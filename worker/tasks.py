@@ -28,6 +28,7 @@ from worker.operations.runner import (
     run_batch,
 )
 from worker.runtime import current_runtime
+from worker.triggers.polling import due_polls, poll_batch
 from worker.webhooks.delivery import connection_pool, deliver_batch, recorder
 from worker.webhooks.receivers import receivers
 
@@ -109,6 +110,27 @@ def run_operations(self: Task, operation_ids: str | list[str]) -> dict[str, int]
     if busy:
         self.apply_async(args=(busy,), countdown=BUSY_MAILBOX_DELAY_SECONDS)
     return dict(Counter(outcomes.values()))
+
+
+@shared_task(bind=True, acks_late=True, name=Job.POLL_TRIGGER)
+def poll_trigger_subscriptions(self: Task, subscription_ids: str | list[str]) -> dict[str, int]:
+    """Poll push trigger subscriptions against Graph, then enqueue each one's next poll for
+    when it is due (a busy mailbox's shortly); beat enqueues what no message is expected for."""
+    outcomes = poll_batch(current_runtime(), _ids(subscription_ids))
+    for subscription_id, outcome in outcomes.items():
+        if outcome.retry_in is not None and outcome.retry_in <= MAX_COUNTDOWN_SECONDS:
+            self.apply_async(args=([subscription_id],), countdown=outcome.retry_in)
+    return _tally(outcomes)
+
+
+@shared_task(bind=True, acks_late=True, name=Job.SCHEDULE_TRIGGER_POLLS)
+def schedule_trigger_polls(self: Task) -> int:
+    """Beat's look for push trigger subscriptions due a poll: one message each."""
+    due = due_polls(current_runtime())
+    with self.app.producer_or_acquire() as producer:
+        for subscription_id in due:
+            poll_trigger_subscriptions.apply_async(([subscription_id],), producer=producer)
+    return len(due)
 
 
 @worker_ready.connect

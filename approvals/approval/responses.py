@@ -21,7 +21,7 @@ from approvals.policies.answers import answers_of, record_answer
 from approvals.policies.payloads import Answer
 from approvals.policies.reminders import cancel_reminders
 from approvals.policies.settings import PolicySettings
-from approvals.store.models import Recipient, Response, Subscription, utcnow
+from approvals.store.models import NO_CALLBACK, Recipient, Response, Subscription, utcnow
 from approvals.store.status import Outcome as PolicyOutcome
 from approvals.store.status import SubscriptionStatus
 from approvals.timefmt import iso
@@ -179,13 +179,15 @@ def record_response(
     session.flush()
     if settings.reminders:
         cancel_reminders(session, subscription.id)
-    delivery = create_delivery(
-        session,
-        client_id=subscription.client_id,
-        url=subscription.notification_url,
-        payload=callback_payload(subscription, recipient, response),
-        owner=owner(subscription.id),
-    )
+    delivery_id = None
+    if subscription.notification_url != NO_CALLBACK:
+        delivery_id = create_delivery(
+            session,
+            client_id=subscription.client_id,
+            url=subscription.notification_url,
+            payload=callback_payload(subscription, recipient, response),
+            owner=owner(subscription.id),
+        ).id
     return LinkState(
-        Outcome.RECORDED, subscription, recipient, response, recipient.address, delivery.id
+        Outcome.RECORDED, subscription, recipient, response, recipient.address, delivery_id
     )

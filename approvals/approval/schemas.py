@@ -17,7 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from approvals.policies.schemas import EscalationRule, PolicyFields
+from approvals.policies.schemas import EscalationRule, PolicyFields, PolicyResponse
 
 MAX_OPTIONS = 100
 MAX_OPTION_LENGTH = 200
@@ -193,14 +193,17 @@ def normalise_url(value: str) -> str:
 
 
 class _EmailSubscription(PolicyFields):
-    NotificationUrl: str = Field(
-        description="Where the chosen option is POSTed (kept in the ASCII form HTTP sends)"
+    # Required, as in the connector; null (an extension) asks for no callback at all: the
+    # caller polls the subscription instead (``approvals ask --wait`` does).
+    NotificationUrl: str | None = Field(
+        description="Where the chosen option is POSTed (kept in the ASCII form HTTP sends); "
+        "null for no callback (poll the subscription instead)"
     )
 
     @field_validator("NotificationUrl")
     @classmethod
-    def _url(cls, value: str) -> str:
-        return normalise_url(value)
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_url(value)
 
     @field_validator("Escalation")
     @classmethod
@@ -242,4 +245,29 @@ class SubscriptionResponse(BaseModel):
     id: str
     resource: str
     notificationType: str
-    notificationUrl: str
+    notificationUrl: str | None = Field(description="null: no callback was asked for")
+
+
+class ApprovalEmailResponse(BaseModel):
+    """The callback POSTed to NotificationUrl (the connector's definition, plus our fields).
+
+    For a request decided under the ``First`` policy it is the connector's body; under the
+    other policies, and when a request expires, the connector's fields carry the deciding
+    answer (null when none decided it) and ``Outcome`` and ``Responses`` are added.
+    """
+
+    SelectedOption: str | None = Field(
+        description="The option confirmed (or decided); null when undecided or expired"
+    )
+    UserEmailAddress: str | None = Field(description="The address of the recipient who answered")
+    UserTenantId: str | None = Field(None, description="Always null (no Entra tenant)")
+    UserId: str | None = Field(description="The recipient's id")
+    SubscriptionId: str = Field(description="The subscription answered")
+    Comment: str = Field("", description="The recipient's comment, if any")
+    RespondedAt: str | None = Field(description="When they confirmed (ISO 8601, UTC)")
+    Outcome: Literal["decided", "undecided", "expired"] | None = Field(
+        None, description="How the request ended (approval policies and expiry only)"
+    )
+    Responses: list[PolicyResponse] | None = Field(
+        None, description="Every recorded answer (approval policies and expiry only)"
+    )

@@ -20,6 +20,7 @@ from approvals.policies.reminders import cancel_reminders, plan_reminders
 from approvals.policies.settings import PolicySettings
 from approvals.store.jobs import Job, after_commit
 from approvals.store.models import (
+    NO_CALLBACK,
     Delivery,
     IdempotencyRecord,
     Response,
@@ -64,7 +65,7 @@ def create_subscription(
         "id": new_id(),
         "client_id": client_id,
         "kind": kind,
-        "notification_url": request.NotificationUrl,
+        "notification_url": request.NotificationUrl or NO_CALLBACK,
         "message": message.model_dump(mode="json"),
         "options": message.option_list(),
         "status": SubscriptionStatus.PENDING,

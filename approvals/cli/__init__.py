@@ -25,8 +25,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from approvals.cli import db, keys, outbox, service
+    from approvals.cli import ask, db, keys, outbox, service
 
+    main.add_command(ask.ask)
     main.add_command(db.db)
     main.add_command(keys.keys)
     main.add_command(outbox.outbox)

@@ -11,7 +11,9 @@ import time
 import click
 
 from approvals.cli.common import database, upgrade
-from approvals.config import load_settings
+from approvals.config import Settings, load_settings
+from approvals.observability.logs import configure_logging
+from approvals.observability.multiprocess import use_metrics_dir
 
 # How long `approvals run` gives its processes to finish their work after Ctrl-C.
 STOP_GRACE_SECONDS = 20
@@ -27,9 +29,12 @@ SUPERVISE_SECONDS = 0.2
 @click.option("--threads", default=4, show_default=True, type=int)
 def web(host: str, port: int | None, workers: int, threads: int) -> None:
     """Serve the HTTP API and pages with gunicorn."""
+    settings = load_settings()
+    use_metrics_dir(settings)
+    configure_logging(settings, "web")
     from approvals.web.server import serve
 
-    serve(host, port or load_settings().port, workers=workers, threads=threads)
+    serve(host, port or settings.port, workers=workers, threads=threads)
 
 
 @click.command()
@@ -39,12 +44,16 @@ def web(host: str, port: int | None, workers: int, threads: int) -> None:
 )
 def worker(concurrency: int | None, queues: str | None) -> None:
     """Run a Celery worker (mail, callbacks and Graph operations)."""
+    settings = load_settings()
+    use_metrics_dir(settings)
+    configure_logging(settings, "worker")
     from worker.celery_app import ALL_QUEUES
     from worker.entry import celery_app
 
-    n = concurrency or load_settings().worker_concurrency
+    n = concurrency or settings.worker_concurrency
     celery_app.worker_main(
         [
+            *_quiet(settings),
             "worker",
             "--loglevel=INFO",
             "--pool=threads",
@@ -61,9 +70,17 @@ def worker(concurrency: int | None, queues: str | None) -> None:
 @click.command()
 def beat() -> None:
     """Run Celery beat: the sweeper that re-enqueues owed work and expires subscriptions."""
+    settings = load_settings()
+    use_metrics_dir(settings)
+    configure_logging(settings, "beat")
     from worker.entry import celery_app
 
-    celery_app.start(["beat", "--loglevel=INFO"])
+    celery_app.start([*_quiet(settings), "beat", "--loglevel=INFO"])
+
+
+def _quiet(settings: Settings) -> list[str]:
+    """JSON logs have no room for Celery's start-up banner; readable ones keep it."""
+    return ["--quiet"] if settings.log_format == "json" else []
 
 
 @click.command()
@@ -73,6 +90,7 @@ def run(host: str, port: int | None) -> None:
     """Run web, worker and beat together on this machine (the embedded default)."""
     settings = load_settings()
     port = port or settings.port
+    use_metrics_dir(settings, clear=True)  # this run's processes count from zero
     upgrade(database())
     # The children must see the same instance folder and import this very installation
     # (-P: not a source tree that happens to be the current directory).

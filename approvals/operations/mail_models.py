@@ -154,3 +154,21 @@ class BatchResponseGraphClientReceiveMessage(BaseModel):
     """``BatchResponse[GraphClientReceiveMessage]``: GetEmailsV3's answer."""
 
     value: list[GraphClientReceiveMessage]
+
+
+class ClientReceiveMessage(ClientReceiveMessageStringEnums):
+    """A message as OnNewEmail (deprecated) answers it: importance 0 (low), 1, 2 (high)."""
+
+    Importance: int | None = None  # type: ignore[assignment]
+
+
+class TriggerBatchResponseClientReceiveMessage(BaseModel):
+    """``TriggerBatchResponse[ClientReceiveMessage]``: OnNewEmail's batch."""
+
+    value: list[ClientReceiveMessage]
+
+
+class TriggerBatchResponseGraphClientReceiveMessage(BaseModel):
+    """``TriggerBatchResponse[GraphClientReceiveMessage]``: OnNewEmailV3's batch."""
+
+    value: list[GraphClientReceiveMessage]

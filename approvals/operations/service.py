@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -101,6 +101,21 @@ def start(
 
 
 _INSERT = insert(Operation.__table__)
+
+
+def release_key(session: Session, client_id: str, key: str) -> None:
+    """A failed or expired operation stops answering for ``key``: the request, repeated,
+    runs again (a polled trigger's engine repeats a failed poll and must not get its failure
+    forever, nor a 404 for a result past its time)."""
+    session.execute(
+        update(Operation)
+        .where(
+            Operation.client_id == client_id,
+            Operation.idempotency_key == key,
+            or_(Operation.status == OperationStatus.FAILED, Operation.expires_at <= utcnow()),
+        )
+        .values(idempotency_key=None)
+    )
 
 
 def _by_key(session: Session, client_id: str, key: str) -> Operation | None:

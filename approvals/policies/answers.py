@@ -19,7 +19,7 @@ from approvals.policies.payloads import Answer, outcome_payload
 from approvals.policies.reminders import cancel_reminders
 from approvals.policies.rules import Decision, decide
 from approvals.policies.settings import PolicySettings
-from approvals.store.models import Recipient, Response, Subscription, utcnow
+from approvals.store.models import NO_CALLBACK, Recipient, Response, Subscription, utcnow
 from approvals.store.status import SubscriptionStatus
 
 
@@ -78,7 +78,7 @@ def decision_of(session: Session, subscription: Subscription) -> tuple[Decision,
 
 def end_if_decided(session: Session, subscription: Subscription, now: datetime) -> str | None:
     """With the row lock held: end the request if its answers decide it, owing the callback.
-    Returns the new delivery's id, or None while it still waits."""
+    Returns the new delivery's id, or None (it still waits, or the caller asked for none)."""
     decision, answers = decision_of(session, subscription)
     if decision.outcome is None:
         return None
@@ -93,6 +93,8 @@ def end_if_decided(session: Session, subscription: Subscription, now: datetime) 
         )
     )
     cancel_reminders(session, subscription.id)
+    if subscription.notification_url == NO_CALLBACK:
+        return None
     delivery = create_delivery(
         session,
         client_id=subscription.client_id,

@@ -17,7 +17,7 @@ from approvals.delivery.service import create_delivery
 from approvals.policies.answers import answers_of
 from approvals.policies.payloads import outcome_payload
 from approvals.policies.settings import PolicySettings
-from approvals.store.models import Reminder, Subscription, utcnow
+from approvals.store.models import NO_CALLBACK, Reminder, Subscription, utcnow
 from approvals.store.status import Outcome, ReminderStatus, SubscriptionStatus
 
 
@@ -46,7 +46,10 @@ def expire_due(session: Session, now: datetime | None = None) -> int:
         .values(status=ReminderStatus.CANCELLED)
     )
     for row in expired:
-        if not PolicySettings.of(row.policy).notify_on_expiry:
+        if (
+            row.notification_url == NO_CALLBACK
+            or not PolicySettings.of(row.policy).notify_on_expiry
+        ):
             continue
         create_delivery(
             session,

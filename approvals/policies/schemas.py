@@ -59,6 +59,16 @@ class EscalationRule(BaseModel):
         return self.To.split(";")
 
 
+class PolicyResponse(BaseModel):
+    """One recorded answer, as callbacks and GET report it."""
+
+    UserEmailAddress: str
+    UserId: str
+    SelectedOption: str
+    Comment: str
+    RespondedAt: str
+
+
 class PolicyFields(BaseModel):
     """The optional fields both subscription bodies accept beyond the connector's."""
 

@@ -21,8 +21,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, or_, select, update
 
-from approvals.store.models import Delivery, Operation, Recipient
-from approvals.store.status import DeliveryStatus, EmailStatus, OperationStatus
+from approvals.store.models import Delivery, Operation, Recipient, TriggerSubscription
+from approvals.store.status import (
+    DeliveryStatus,
+    EmailStatus,
+    OperationStatus,
+    TriggerPollStatus,
+)
 
 # Retries sooner than this ride on a broker countdown; later ones wait for the sweeper.
 MAX_COUNTDOWN_SECONDS = 120.0
@@ -187,4 +192,14 @@ OPERATIONS = OwedRows(
     Operation.due_at,
     Operation.enqueued_at,
     retake_lapsed=Operation.repeatable.is_(True),
+)
+# A push trigger's poll: a worker that died mid-poll wrote nothing, so its poll is run again.
+TRIGGER_POLLS = OwedRows(
+    TriggerSubscription,
+    TriggerSubscription.poll_status,
+    TriggerPollStatus.POLLING,
+    TriggerSubscription.poll_claimed_at,
+    TriggerSubscription.polls,
+    TriggerSubscription.next_poll_at,
+    TriggerSubscription.poll_enqueued_at,
 )

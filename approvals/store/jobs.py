@@ -26,6 +26,8 @@ class Job(StrEnum):
     DELIVER_CALLBACK = "worker.tasks.deliver_callback"
     SWEEP = "worker.tasks.sweep"
     RUN_OPERATION = "worker.tasks.run_operations"
+    POLL_TRIGGER = "worker.tasks.poll_trigger_subscriptions"
+    SCHEDULE_TRIGGER_POLLS = "worker.tasks.schedule_trigger_polls"
 
 
 class Publisher(Protocol):

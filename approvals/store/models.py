@@ -27,6 +27,8 @@ from approvals.store.status import (
     OperationStatus,
     ReminderStatus,
     SubscriptionStatus,
+    TriggerPollStatus,
+    TriggerSubscriptionStatus,
 )
 
 
@@ -36,6 +38,9 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+NO_CALLBACK = ""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -91,6 +96,7 @@ class Subscription(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # "approvalmail" | "mailwithoptions"
+    # NO_CALLBACK ("") when the client asked for none (NotificationUrl null): it polls instead.
     notification_url: Mapped[str] = mapped_column(String(2048))
     message: Mapped[dict[str, Any]] = mapped_column(JSON)
     options: Mapped[list[str]] = mapped_column(JSON)
@@ -281,3 +287,36 @@ class Operation(Base):
     result_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
     result_body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class TriggerSubscription(Base):
+    """A push subscription to one of the connector's triggers: polled on a schedule, each new
+    batch owed as one delivery to ``notification_url``.
+
+    ``cursor`` is where the next poll starts (the trigger's own state); a poll writes the next
+    cursor and the batch's delivery in one transaction, so a worker that dies between the two
+    has written neither, and the poll is run again from the same cursor.
+    """
+
+    __tablename__ = "trigger_subscriptions"
+    __table_args__ = (Index("ix_trigger_subscriptions_poll", "poll_status", "next_poll_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), index=True)
+    trigger: Mapped[str] = mapped_column(String(64))  # the connector's operationId
+    mailbox: Mapped[str] = mapped_column(String(320))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    notification_url: Mapped[str] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(20), default=TriggerSubscriptionStatus.ACTIVE)
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The next poll, claimed like any owed row (approvals.store.claims.TRIGGER_POLLS).
+    poll_status: Mapped[str] = mapped_column(String(20), default=TriggerPollStatus.DUE)
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    poll_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    poll_enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_poll_items: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

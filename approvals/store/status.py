@@ -61,5 +61,20 @@ class OperationStatus(StrEnum):
     FAILED = "failed"  # Graph refused, or (outcome_unknown) a worker died mid-send
 
 
+class TriggerSubscriptionStatus(StrEnum):
+    """A push trigger subscription: active until DELETE."""
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class TriggerPollStatus(StrEnum):
+    """A push trigger subscription's next poll: due -> polling -> due ...; stopped once deleted."""
+
+    DUE = "due"
+    POLLING = "polling"  # claimed by a worker
+    STOPPED = "stopped"
+
+
 CLOSED_SUBSCRIPTION = (SubscriptionStatus.CANCELLED, SubscriptionStatus.EXPIRED)
 RETRYABLE_DELIVERY = (DeliveryStatus.FAILED, DeliveryStatus.STOPPED)

@@ -10,13 +10,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from approvals.policies.schemas import ApprovalPolicy
+from approvals.policies.schemas import ApprovalPolicy, PolicyResponse
 from approvals.store.status import (
     DeliveryStatus,
     EmailStatus,
     Outcome,
     ReminderStatus,
     SubscriptionStatus,
+    TriggerSubscriptionStatus,
 )
 
 
@@ -69,16 +70,6 @@ class DeliveryState(BaseModel):
     attempts: list[Attempt]
 
 
-class PolicyAnswer(BaseModel):
-    """One recipient's recorded answer (every answer is kept, with its audit trail)."""
-
-    UserEmailAddress: str
-    UserId: str
-    SelectedOption: str
-    Comment: str
-    RespondedAt: str
-
-
 class ReminderState(BaseModel):
     recipientId: str
     status: ReminderStatus
@@ -106,7 +97,7 @@ class SubscriptionState(BaseModel):
 
     id: str
     notificationType: Literal["approvalmail", "mailwithoptions"]
-    notificationUrl: str
+    notificationUrl: str | None = Field(description="null: no callback was asked for")
     status: SubscriptionStatus
     createdAt: str
     expiresAt: str
@@ -121,7 +112,7 @@ class SubscriptionState(BaseModel):
     policy: ApprovalPolicy = Field(description="how it is decided (First when none was asked)")
     outcome: Outcome | None = Field(description="how it ended; null while pending or cancelled")
     decidedOption: str | None
-    answers: list[PolicyAnswer]
+    answers: list[PolicyResponse]
     answersNeeded: int = Field(description="how many more answers it needs at least; 0 once ended")
     reminders: list[ReminderState]
     escalation: EscalationState | None
@@ -130,6 +121,29 @@ class SubscriptionState(BaseModel):
         description="the other policy fields as accepted: Reminders, AllowReassign, "
         "ExpiresAfter, NotifyOnExpiry, RequireComment"
     )
+
+
+class TriggerSubscriptionState(BaseModel):
+    """A push trigger subscription: its trigger, its last poll and the batches it owed."""
+
+    id: str
+    trigger: str = Field(description="the trigger's operationId")
+    notificationUrl: str
+    parameters: dict[str, Any]
+    status: TriggerSubscriptionStatus
+    createdAt: str
+    deletedAt: str | None
+    polls: int = Field(description="polls started so far")
+    lastPollAt: str | None
+    lastPollItems: int | None = Field(description="items the last poll found")
+    lastError: str | None = Field(description="why the last poll failed (it is tried again)")
+    nextPollAt: str | None
+    deliveries: list[DeliveryState] = Field(description="one per batch, oldest first")
+
+
+class TriggerSubscriptionDeleted(BaseModel):
+    id: str
+    status: TriggerSubscriptionStatus
 
 
 class Cancelled(BaseModel):
@@ -163,3 +177,12 @@ class ErrorBody(BaseModel):
     """Every API error: ``{"error": {"code", "message", "field"}}``."""
 
     error: ErrorDetail
+
+
+class Health(BaseModel):
+    """``/healthz`` and ``/readyz``: ``ok``, or ``unavailable`` with what failed in ``checks``."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(
+        description="Each check (database, migrations, broker): 'ok' or why it failed."
+    )

@@ -13,6 +13,7 @@ from approvals.runtime import Runtime
 from approvals.web.enqueue import BackgroundPublisher
 from approvals.web.error_handler import register_error_handler
 from approvals.web.limits import init_limits
+from approvals.web.observe import register_observers
 from approvals.web.registry import register_routes
 from approvals.web.request_db import close_request_session
 from approvals.web.runtime import install_runtime
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     install_runtime(app, runtime)
     celery = app.extensions["celery"] = make_celery(settings)
     runtime.db.publisher = BackgroundPublisher(celery)
+    register_observers(app)
     register_routes(app)
     init_limits(app, settings, "pages")
     app.teardown_request(close_request_session)

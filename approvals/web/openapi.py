@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed request",
-    401: "No valid API key",
+    401: "No valid API key (or, on /metrics, metrics token)",
     403: "Not allowed for this key (mailbox_not_allowed: a mailbox it is not bound to)",
     404: "Not found (or another client's)",
     409: "Already answered",
@@ -58,8 +58,8 @@ def _error(route: Route, status: int) -> dict[str, Any]:
 def _operation(route: Route) -> dict[str, Any]:
     if route.answer is not None:
         success = {route.media: {"schema": _ref(route.answer)}}
-    elif route.media == "text/html":
-        success = {"text/html": {"schema": {"type": "string"}}}
+    elif route.media in ("text/html", "text/plain"):
+        success = {route.media: {"schema": {"type": "string"}}}
     elif route.media != "application/json":
         success = {route.media: {"schema": {"type": "string", "format": "binary"}}}
     else:
@@ -71,6 +71,16 @@ def _operation(route: Route) -> dict[str, Any]:
         responses["202"] = {
             "description": "Still running: poll Location (/operations/{id}) after Retry-After",
             "content": {"application/json": {"schema": _ref(OperationPending)}},
+        }
+    for status, description, model in route.also:
+        responses[str(status)] = {
+            "description": description,
+            "content": {route.media: {"schema": _ref(model)}},
+        }
+    if route.trigger:
+        responses["202"] = {
+            "description": "Nothing new: poll Location (it carries the trigger's state) after "
+            "Retry-After"
         }
     has_query = any(p.where == "query" for p in route.params)
     for status in sorted({*route.errors, *ALWAYS[route.access], *((414,) if has_query else ())}):
@@ -96,6 +106,8 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["description"] = route.description
     if route.deprecated:
         operation["deprecated"] = True
+    if route.trigger:
+        operation["x-ms-trigger"] = route.trigger
     if route.access != "api":
         operation["security"] = []
     if route.body is not None:
@@ -130,6 +142,9 @@ def build_document() -> dict[str, Any]:
     models = {ErrorBody, OperationPending}
     for route in ROUTES:
         models.update(m for m in (route.body, route.answer) if m is not None)
+        models.update(model for _, _, model in route.also)
+        if route.notification is not None:
+            models.add(route.notification)
     _, schemas = models_json_schema(
         [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
         ref_template=SCHEMAS + "{model}",

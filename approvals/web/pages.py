@@ -6,6 +6,8 @@ person presses Confirm on a page carrying a nonce we signed for this link and op
 
 from __future__ import annotations
 
+import logging
+
 from flask import Response, make_response, render_template, request
 from pydantic_core import PydanticCustomError
 
@@ -17,6 +19,8 @@ from approvals.policies.reassign import reassign as reassign_place
 from approvals.policies.settings import PolicySettings
 from approvals.timefmt import iso
 from approvals.web.runtime import current_runtime
+
+log = logging.getLogger(__name__)
 
 MAX_COMMENT = 2000
 SECURITY_HEADERS = {
@@ -183,6 +187,10 @@ def confirm(token: str) -> Response:
         if state.outcome is not Outcome.RECORDED:
             return _closed_page(state)
         chosen = state.response.option if state.response else ""
+    log.info(
+        "response recorded",
+        extra={"subscription_id": target.subscription_id, "delivery_id": state.delivery_id},
+    )
     return _message("Thank you", 200, "Your answer was recorded:", choice=chosen)
 
 

@@ -9,6 +9,7 @@ parameter the connector marks ``x-ms-url-encoding: double`` (Graph ids hold ``/`
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -22,8 +23,13 @@ if TYPE_CHECKING:
 MAX_TEXT = 4096
 
 
-def read_params(route: Route, path_values: dict[str, str]) -> dict[str, Any]:
-    """Every declared query and path parameter, typed, with its default when absent."""
+def read_params(
+    route: Route, path_values: dict[str, str], query: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every declared query and path parameter, typed, with its default when absent.
+
+    ``query``: the query parameters given another way (a push trigger subscription's
+    ``parameters``, JSON scalars), instead of the request's query string."""
     values: dict[str, Any] = {}
     for param in route.params:
         if param.where == "path":
@@ -32,7 +38,7 @@ def read_params(route: Route, path_values: dict[str, str]) -> dict[str, Any]:
             if raw is not None and (param.encoding == "double" or param.graph_id) and "%" in raw:
                 raw = unquote(raw)
         elif param.where == "query":
-            raw = request.args.get(param.name)
+            raw = request.args.get(param.name) if query is None else _text(param, query)
         elif param.preference:
             raw = preference(request.headers.getlist("Prefer"), param.preference)
             if raw is not None:
@@ -51,6 +57,18 @@ def read_params(route: Route, path_values: dict[str, str]) -> dict[str, Any]:
         value = _typed(param, raw)
         values[param.name] = param.check(value) if param.check else value
     return values
+
+
+def _text(param: Param, given: Mapping[str, Any]) -> str | None:
+    """A JSON scalar as the query string would carry it."""
+    value = given.get(param.name)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    raise _bad(param, "must be a string, a number or true/false")
 
 
 _PREFERENCE = re.compile(r'\s*([^=,;\s]+)\s*(?:=\s*("[^"]*"|[^,;]*))?[^,]*(?:,|$)')

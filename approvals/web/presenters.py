@@ -14,6 +14,7 @@ from approvals.store.models import (
     Recipient,
     Response,
     Subscription,
+    TriggerSubscription,
 )
 from approvals.timefmt import iso
 
@@ -24,7 +25,7 @@ def subscription_created(subscription: Subscription, base_url: str) -> dict[str,
         "id": subscription.id,
         "resource": f"{base_url}/{subscription.kind}/$subscriptions/{subscription.id}",
         "notificationType": subscription.kind,
-        "notificationUrl": subscription.notification_url,
+        "notificationUrl": subscription.notification_url or None,
     }
 
 
@@ -143,7 +144,7 @@ def subscription_state(
     return {
         "id": subscription.id,
         "notificationType": subscription.kind,
-        "notificationUrl": subscription.notification_url,
+        "notificationUrl": subscription.notification_url or None,
         "status": subscription.status,
         "createdAt": iso(subscription.created_at),
         "expiresAt": iso(subscription.expires_at),
@@ -164,4 +165,36 @@ def outbox_summary(message: OutboxMessage) -> dict[str, Any]:
         "subject": message.subject,
         "recipientId": message.recipient_id,
         "createdAt": iso(message.created_at),
+    }
+
+
+def trigger_subscription_created(
+    subscription: TriggerSubscription, resource: str
+) -> dict[str, str]:
+    """The connector's ``SubscriptionResponse`` for a push trigger subscription."""
+    return {
+        "id": subscription.id,
+        "resource": resource,
+        "notificationType": subscription.trigger,
+        "notificationUrl": subscription.notification_url,
+    }
+
+
+def trigger_subscription_state(
+    subscription: TriggerSubscription, deliveries: list[Delivery]
+) -> dict[str, Any]:
+    return {
+        "id": subscription.id,
+        "trigger": subscription.trigger,
+        "notificationUrl": subscription.notification_url,
+        "parameters": subscription.params,
+        "status": subscription.status,
+        "createdAt": iso(subscription.created_at),
+        "deletedAt": iso(subscription.deleted_at),
+        "polls": subscription.polls,
+        "lastPollAt": iso(subscription.last_poll_at),
+        "lastPollItems": subscription.last_poll_items,
+        "lastError": subscription.last_error,
+        "nextPollAt": None if subscription.deleted_at else iso(subscription.next_poll_at),
+        "deliveries": [delivery(d) for d in deliveries],
     }

@@ -66,6 +66,14 @@ class Route:
     body_name: str = "body"
     repeatable: bool = True
     deferrable: bool = False  # may answer 202 with Location: /operations/{id}
+    # Other answers that are not errors: (status, description, model), e.g. /readyz's 503.
+    also: tuple[tuple[int, str, type[BaseModel]], ...] = ()
+    # A webhook operation: what it POSTs to the body's NotificationUrl later (/swagger.json's
+    # x-ms-notification-content and x-ms-notification-url).
+    notification: type[BaseModel] | None = None
+    # A trigger in Power Automate and Logic Apps ("single" or "batch": x-ms-trigger); a polling
+    # trigger answers 202 + Location when nothing is new.
+    trigger: Literal["single", "batch"] | None = None
 
 
 IDEMPOTENCY_KEY = Param(

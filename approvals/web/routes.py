@@ -12,17 +12,19 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from approvals.approval.schemas import (
+    ApprovalEmailResponse,
     ApprovalEmailSubscription,
     OptionsEmailSubscription,
     SubscriptionResponse,
 )
 from approvals.operations.answers import OperationPending
-from approvals.web import answers, openapi, pages
+from approvals.web import answers, health, openapi, pages, swagger
 from approvals.web.api import deliveries, operations, outbox, subscriptions
 from approvals.web.calendar_routes import CALENDAR_ROUTES
 from approvals.web.contact_routes import CONTACT_ROUTES
 from approvals.web.mail_routes import MAIL_ROUTES
 from approvals.web.route_types import IDEMPOTENCY_KEY, Access, Param, Route
+from approvals.web.trigger_routes import TRIGGER_ROUTES
 
 __all__ = ["ROUTES", "Access", "Param", "Route", "route_named"]
 
@@ -56,6 +58,8 @@ def _subscription_routes(
             params=(IDEMPOTENCY_KEY,),
             errors=(400, 413, 422),
             view_args={"kind": kind},
+            notification=ApprovalEmailResponse,
+            body_name=body.__name__[0].lower() + body.__name__[1:],  # the connector's name
             description="Emails every recipient one button per option; the first confirmed "
             "choice is POSTed to NotificationUrl, signed (Standard Webhooks) and retried.",
         ),
@@ -87,6 +91,44 @@ def _subscription_routes(
     ]
 
 
+SERVICE_ROUTES = [
+    Route(
+        "GET",
+        "/healthz",
+        "GetHealth",
+        "The process is alive",
+        health.healthz,
+        "Service",
+        access="public",
+        answer=answers.Health,
+        description="Checks nothing else: a liveness probe must not fail for a database outage.",
+    ),
+    Route(
+        "GET",
+        "/readyz",
+        "GetReadiness",
+        "Ready to serve: database and broker reachable, migrations applied",
+        health.readyz,
+        "Service",
+        access="public",
+        answer=answers.Health,
+        also=((503, "Not ready: each failed check says why", answers.Health),),
+    ),
+    Route(
+        "GET",
+        "/metrics",
+        "GetMetrics",
+        "Prometheus metrics of every process (text exposition format)",
+        health.metrics,
+        "Service",
+        access="public",
+        media="text/plain",
+        errors=(401,),
+        description="With APPROVALS_METRICS_TOKEN set, it needs 'Authorization: Bearer <token>'.",
+    ),
+]
+
+
 ROUTES: list[Route] = [
     *_subscription_routes(
         "approvalmail",
@@ -105,6 +147,7 @@ ROUTES: list[Route] = [
     *MAIL_ROUTES,
     *CALENDAR_ROUTES,
     *CONTACT_ROUTES,
+    *TRIGGER_ROUTES,
     Route(
         "GET",
         "/operations/{id}",
@@ -232,6 +275,16 @@ ROUTES: list[Route] = [
         "Service",
         access="public",
     ),
+    Route(
+        "GET",
+        "/swagger.json",
+        "GetSwaggerDocument",
+        "This API as OpenAPI 2.0, to import as a Power Automate or Logic Apps custom connector",
+        swagger.document,
+        "Service",
+        access="public",
+    ),
+    *SERVICE_ROUTES,
 ]
 
 _BY_ID = {route.operation_id: route for route in ROUTES}

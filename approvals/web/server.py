@@ -44,6 +44,8 @@ def serve(host: str, port: int, *, workers: int, threads: int) -> None:
             "threads": threads,
             "worker_class": "gthread",
             "accesslog": "-",
+            # Our access line: no link token, no query string, the request id (access_log.py).
+            "logger_class": "approvals.web.access_log.AccessLogger",
             "graceful_timeout": GRACEFUL_STOP_SECONDS,
             "timeout": STUCK_WORKER_SECONDS,
             # gunicorn's control socket lives at one fixed path per user; several servers on one

@@ -33,6 +33,7 @@ TEST_SETTINGS = {
     "APPROVALS_MAIL_RETRY_SCHEDULE": "0,0.3,0.3,0.3",
     "APPROVALS_SWEEP_INTERVAL": "1",
     "APPROVALS_CLAIM_TIMEOUT": "4",
+    "APPROVALS_TRIGGER_INTERVAL": "1",
     "APPROVALS_WORKER_CONCURRENCY": "4",
     "APPROVALS_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
     # Every test and benchmark request comes from 127.0.0.1; test_hardening checks the limits.

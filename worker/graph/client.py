@@ -25,6 +25,11 @@ from urllib.parse import quote
 import httpx
 
 from approvals.config import Settings
+from approvals.observability.metrics import (
+    GRAPH_REQUESTS,
+    GRAPH_THROTTLE_SECONDS,
+    GRAPH_THROTTLE_WAITS,
+)
 from worker.graph.credentials import Credentials, TokenError, trusted_cas
 
 RETRIED = frozenset({429, 503, 504})
@@ -175,9 +180,12 @@ class GraphClient:
                         method, url, params=params, json=json, content=content, headers=sent
                     )
             except httpx.TimeoutException:
+                GRAPH_REQUESTS.labels("timeout").inc()
                 raise GraphError(504, "timeout", "Graph did not answer in time") from None
             except httpx.HTTPError as exc:
+                GRAPH_REQUESTS.labels("unreachable").inc()
                 raise GraphError(502, "unreachable", f"{type(exc).__name__}: {exc}") from None
+            GRAPH_REQUESTS.labels(str(response.status_code)).inc()
             if response.is_success:
                 return response
             if response.status_code == 401 and not renewed:
@@ -192,6 +200,8 @@ class GraphClient:
                 delay = DEFAULT_RETRY_AFTER_SECONDS * 2**attempt
             if waited + delay > MAX_THROTTLE_WAIT_SECONDS:
                 raise error
+            GRAPH_THROTTLE_WAITS.inc()
+            GRAPH_THROTTLE_SECONDS.inc(delay)
             time.sleep(delay)
             waited += delay
             attempt += 1

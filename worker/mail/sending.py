@@ -8,6 +8,7 @@ and that commit.
 from __future__ import annotations
 
 import base64
+import logging
 import random
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, Row, select, update
 
 from approvals.errors import MailError, OurSideMailError, PermanentMailError
 from approvals.mailboxes import default_mailboxes
+from approvals.observability.metrics import EMAILS
 from approvals.runtime import Runtime
 from approvals.store.claims import MAIL, expected_message_at
 from approvals.store.models import Recipient, Response, Subscription, utcnow
@@ -26,6 +28,8 @@ from approvals.store.status import EmailStatus, SubscriptionStatus
 from worker.mail.backends import MailBackend
 from worker.mail.gate import SendGate
 from worker.mail.message import Attachment, MailContent, OptionLink, build_message
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,11 @@ def _send_claimed(
         finally:
             SEND_GATE.observe(time.monotonic() - started)
         sent.append(claim.id)
+        EMAILS.labels(runtime.settings.mail_backend, "sent").inc()
+        log.info(
+            "email sent",
+            extra={"subscription_id": claim.subscription_id, "recipient_id": claim.id},
+        )
         outcomes[claim.id] = SendOutcome("sent")
         if len(sent) >= RECORD_EVERY:
             _record_sent(runtime, sent)
@@ -245,7 +254,15 @@ def _record_failure(
             .where(Recipient.id == recipient_id, Recipient.email_status == EmailStatus.SENDING)
             .values(**values)
         )
-    return SendOutcome("failed") if delay is None else SendOutcome("retry", delay)
+    outcome = SendOutcome("failed") if delay is None else SendOutcome("retry", delay)
+    EMAILS.labels(runtime.settings.mail_backend, outcome.status).inc()
+    log.warning(
+        "email not sent (%s): %s",
+        outcome.status,
+        str(exc)[:500],
+        extra={"recipient_id": recipient_id},
+    )
+    return outcome
 
 
 def _put_back(runtime: Runtime, recipient_ids: list[str]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from worker.graph.client import GraphClient
 from worker.operations import calendar, contacts, mail
 from worker.operations.results import Result
+from worker.triggers.catalog import TRIGGERS, as_operation
 
 Handler = Callable[[GraphClient, str, dict[str, Any]], Result]
 
@@ -50,6 +51,8 @@ HANDLERS: dict[str, Handler] = {
     "ContactPatchItem_V2": contacts.patch_item_v2,
     "ContactDeleteItem": contacts.delete_item,
     "ContactDeleteItem_V2": contacts.delete_item_v2,
+    # Polled triggers: one poll is one operation (approvals.triggers.polls).
+    **{name: as_operation(trigger) for name, trigger in TRIGGERS.items()},
 }
 
 

@@ -81,7 +81,7 @@ def message_v2(message: dict[str, Any], attachments: list[dict[str, Any]] | None
     return answer
 
 
-def _attachments(graph: GraphClient, mailbox: str, message_id: str) -> list[dict[str, Any]]:
+def attachments_of(graph: GraphClient, mailbox: str, message_id: str) -> list[dict[str, Any]]:
     return graph.collect(
         mailbox, f"/messages/{segment(message_id)}/attachments", {"$top": "100"}, 10_000
     )
@@ -103,7 +103,7 @@ def get_email_v2(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Re
     else:
         message = graph.request("GET", mailbox, f"/messages/{segment(message_id)}").json()
     attachments = (
-        _attachments(graph, mailbox, message["id"])
+        attachments_of(graph, mailbox, message["id"])
         if params.get("includeAttachments") and message.get("hasAttachments")
         else ([] if params.get("includeAttachments") else None)
     )
@@ -115,7 +115,7 @@ def _quote(value: str) -> str:
     return value.replace("'", "''")
 
 
-def _folder(folder_path: str) -> str:
+def folder_segment(folder_path: str) -> str:
     """A folder path segment: a well-known name, or an id given by the caller."""
     name = folder_path.strip().strip("/")
     return FOLDER_NAMES.get(name.lower(), name)
@@ -149,7 +149,7 @@ def _split(value: str | None) -> set[str]:
     return {part.strip().lower() for part in (value or "").split(";") if part.strip()}
 
 
-def _matches(message: dict[str, Any], params: dict[str, Any]) -> bool:
+def matches(message: dict[str, Any], params: dict[str, Any]) -> bool:
     """The connector's recipient, sender and subject filters (any address of a list matches)."""
     to = {a.lower() for a in _addresses(message.get("toRecipients")).split(";") if a}
     cc = {a.lower() for a in _addresses(message.get("ccRecipients")).split(";") if a}
@@ -188,11 +188,11 @@ def get_emails_v3(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> R
         query["$orderby"] = "receivedDateTime desc"
         if conditions:
             query["$filter"] = _ordered(conditions)
-    path = f"/mailFolders/{segment(_folder(params.get('folderPath') or 'Inbox'))}/messages"
+    path = f"/mailFolders/{segment(folder_segment(params.get('folderPath') or 'Inbox'))}/messages"
     found: list[dict[str, Any]] = []
     page = graph.request("GET", mailbox, path, params=query).json()
     while True:
-        found.extend(m for m in page.get("value", []) if _matches(m, params))
+        found.extend(m for m in page.get("value", []) if matches(m, params))
         link = page.get("@odata.nextLink")
         if len(found) >= top or not link:
             break
@@ -203,7 +203,9 @@ def get_emails_v3(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> R
         attachments = None
         if params.get("includeAttachments"):
             attachments = (
-                _attachments(graph, mailbox, message["id"]) if message.get("hasAttachments") else []
+                attachments_of(graph, mailbox, message["id"])
+                if message.get("hasAttachments")
+                else []
             )
         value.append(message_v2(message, attachments))
     return json_result({"value": value})
@@ -357,6 +359,19 @@ def message_v1(message: dict[str, Any], attachments: list[dict[str, Any]] | None
     }
 
 
+# ClientReceiveMessage (OnNewEmail, deprecated) numbers its importance: 0 low, 1 normal, 2 high.
+_IMPORTANCE_NUMBER = {"low": 0, "normal": 1, "high": 2}
+
+
+def received_message_v1(
+    message: dict[str, Any], attachments: list[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """``ClientReceiveMessage`` (OnNewEmail, deprecated): GetEmails' shape, importance a number."""
+    shaped = message_v1(message, attachments)
+    shaped["Importance"] = _IMPORTANCE_NUMBER.get(str(message.get("importance", "")).lower(), 1)
+    return shaped
+
+
 def get_emails(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Result:
     """GetEmails (deprecated): newest first, ``skip`` then ``top``, as an array."""
     top, skip = params.get("top", 10), params.get("skip", 0)
@@ -368,13 +383,13 @@ def get_emails(graph: GraphClient, mailbox: str, params: dict[str, Any]) -> Resu
         query["$orderby"] = "receivedDateTime desc"
     if params.get("fetchOnlyUnread", True) and "$search" not in query:
         query["$filter"] = _ordered(["isRead eq false"])
-    path = f"/mailFolders/{segment(_folder(params.get('folderPath') or 'Inbox'))}/messages"
+    path = f"/mailFolders/{segment(folder_segment(params.get('folderPath') or 'Inbox'))}/messages"
     found = graph.collect(mailbox, path, query, top)
     value = []
     for message in found:
         attachments = None
         if params.get("includeAttachments") and message.get("hasAttachments"):
-            attachments = _attachments(graph, mailbox, message["id"])
+            attachments = attachments_of(graph, mailbox, message["id"])
         value.append(message_v1(message, attachments))
     return json_result(value)
 

@@ -29,6 +29,7 @@ from approvals.delivery.lifecycle import (
     DeliveryOutcome,
     Outcomes,
 )
+from approvals.observability.metrics import CALLBACK_ATTEMPTS, CALLBACK_LATENCY
 from approvals.runtime import Runtime
 from approvals.store.models import utcnow
 from worker.webhooks.deadline import within
@@ -227,6 +228,15 @@ def _deliver_to_host(
         result = _attempt(pool, item, settings.webhook_timeout, settings.webhook_connect_timeout)
         took = time.monotonic() - clock
         receivers().observe(host, took)
+        outcome = "delivered" if result.delivered else result.error_code or "http_status"
+        CALLBACK_ATTEMPTS.labels(outcome).inc()
+        CALLBACK_LATENCY.observe(took)
+        log.info(
+            "callback attempt %s: %s",
+            item.attempt_number,
+            outcome,
+            extra={"delivery_id": item.id, "status_code": result.status_code},
+        )
         made.append(Attempt(item, started, int(took * 1000), result))
         if len(made) >= RECORD_EVERY:
             write_down(made)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from approvals.web.runtime import current_runtime
 from approvals.web.validation import parse_json, read_body, validate_body
 
 MAX_IDEMPOTENCY_KEY = 255
+log = logging.getLogger(__name__)
 
 
 def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -47,6 +49,10 @@ def create(kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     headers = {"Location": answer["resource"]}
     if not recipient_ids:
         headers["Idempotent-Replayed"] = "true"
+    log.info(
+        "subscription created" if recipient_ids else "subscription replayed (Idempotency-Key)",
+        extra={"subscription_id": subscription.id, "recipients": len(recipient_ids)},
+    )
     return answer, 201, headers
 
 

@@ -75,6 +75,7 @@ class Change:
     item: str  # immutable id
     removed: bool
     rest_id: str | None = None  # the default id the item had then, for "@removed" entries
+    created: bool = False  # the item came into the container (new, or moved in)
 
 
 @dataclass
@@ -154,7 +155,7 @@ class Mailbox:
         message["parentFolderId"] = self.folder(folder)["id"]
         self._give_rest_id(message)
         self.messages[immutable] = message
-        self.record("messages", message["parentFolderId"], immutable, removed=False)
+        self.record("messages", message["parentFolderId"], immutable, removed=False, created=True)
         self.refresh_counts()
         return message
 
@@ -186,7 +187,7 @@ class Mailbox:
         message["parentFolderId"] = target["id"]
         message["lastModifiedDateTime"] = stamp()
         self._give_rest_id(message)
-        self.record("messages", target["id"], message["_immutableId"], removed=False)
+        self.record("messages", target["id"], message["_immutableId"], removed=False, created=True)
         self.refresh_counts()
         return message
 
@@ -260,9 +261,18 @@ class Mailbox:
     # -- change log -------------------------------------------------------------------------
 
     def record(
-        self, kind: str, container: str, item: str, *, removed: bool, rest_id: str | None = None
+        self,
+        kind: str,
+        container: str,
+        item: str,
+        *,
+        removed: bool,
+        rest_id: str | None = None,
+        created: bool = False,
     ) -> None:
-        self.changes.append(Change(next(self._sequence), kind, container, item, removed, rest_id))
+        self.changes.append(
+            Change(next(self._sequence), kind, container, item, removed, rest_id, created)
+        )
 
     def sequence(self) -> int:
         return self.changes[-1].sequence if self.changes else 0

@@ -925,9 +925,15 @@ def messages_delta(call: Call) -> Response:
     # https://learn.microsoft.com/graph/api/message-delta and
     # https://learn.microsoft.com/graph/delta-query-messages: pages joined by @odata.nextLink,
     # the last one carrying @odata.deltaLink; a later round returns what changed since, and
-    # removed items as {"id", "@removed": {"reason": "deleted"}}.
+    # removed items as {"id", "@removed": {"reason": "deleted"}}. The options of the first
+    # request (the custom "changeType", created/updated/deleted, and a $filter, which delta
+    # takes only as receivedDateTime ge|gt {value}) are carried in every link after it.
     args = {name.lower(): value for name, value in call.args.items()}
     size = page_size_preference(call)
+    change_type = args.get("changetype")
+    if change_type is not None and change_type not in ("created", "updated", "deleted"):
+        raise bad_request(f"Invalid changeType '{change_type}'.")
+    received = delta_filter(args.get("$filter"))
     with call.user.lock:
         folder_id = call.user.folder(call.params["folder"])["id"]
         if "$skiptoken" in args:
@@ -935,24 +941,40 @@ def messages_delta(call: Call) -> Response:
         elif "$deltatoken" in args:
             since, offset, upto = int(decode_token(args["$deltatoken"])[0]), 0, call.user.sequence()
         else:
-            since, offset, upto = 0, 0, call.user.sequence()
-        entries = delta_entries(call, folder_id, since, upto)
+            since, offset, upto = INITIAL, 0, call.user.sequence()
+        entries = [
+            entry
+            for entry in delta_entries(call, folder_id, since, upto, change_type)
+            if "@removed" in entry or received is None or received.matches(entry)
+        ]
     chunk = entries[offset : offset + size]
     body: dict[str, Any] = {"@odata.context": f"{call.standin.graph_url}/$metadata#Collection"}
     body["value"] = [
         entry if "@removed" in entry else odata.select(entry, select_of(call), MESSAGE_TYPE)
         for entry in chunk
     ]
-    kept = {k: v for k, v in call.args.items() if k.lower() in ("$select", "$filter")}
+    kept = {k: v for k, v in call.args.items() if k.lower() in ("$select", "$filter", "changetype")}
     if offset + size < len(entries):
         token = encode_token(since, offset + size, upto)
         body["@odata.nextLink"] = odata.next_link(call.url(), {**kept, "$skiptoken": token}, 0)
         body["@odata.nextLink"] = body["@odata.nextLink"].replace("&$skip=0", "")
     else:
         body["@odata.deltaLink"] = odata.next_link(
-            call.url(), {"$deltatoken": encode_token(upto, 0, upto)}, 0
+            call.url(), {**kept, "$deltatoken": encode_token(upto, 0, upto)}, 0
         ).replace("&$skip=0", "")
     return json_response(body, headers=preference_headers(call))
+
+
+def delta_filter(text: str | None) -> odata.Filter | None:
+    """The one $filter message delta takes: ``receivedDateTime ge|gt {value}``."""
+    if text is None:
+        return None
+    if not re.fullmatch(r"\s*receivedDateTime\s+(ge|gt)\s+\S+\s*", text):
+        raise bad_request(
+            "Delta query supports $filter only on receivedDateTime with ge or gt.",
+            code="ErrorInvalidUrlQueryFilter",
+        )
+    return odata.parse_filter(text, MESSAGE_TYPE)
 
 
 def page_size_preference(call: Call) -> int:
@@ -966,32 +988,51 @@ def page_size_preference(call: Call) -> int:
     return min(size, call.standin.page_cap or size)
 
 
-def delta_entries(call: Call, folder_id: str, since: int, upto: int) -> list[dict[str, Any]]:
+# The "since" of a first round's pages; a delta token taken at sequence 0 is a later round.
+INITIAL = -1
+
+
+def delta_entries(
+    call: Call, folder_id: str, since: int, upto: int, change_type: str | None = None
+) -> list[dict[str, Any]]:
+    """The folder's messages (first round), or what changed in ``(since, upto]``, of
+    ``change_type`` only when given (a later round's filter; the first round has them all)."""
     mailbox = call.user
-    if since == 0:
+    if since == INITIAL:  # as the folder stood at ``upto``: later arrivals are the next round's
+        arrived = {
+            change.item
+            for change in mailbox.changes
+            if change.sequence <= upto and change.created and change.container == folder_id
+        }
         return [
             public_message(call, m)
             for m in mailbox.messages.values()
-            if m["parentFolderId"] == folder_id
+            if m["parentFolderId"] == folder_id and m["_immutableId"] in arrived
         ]
     latest: dict[str, tuple[bool, str | None]] = {}
+    created: set[str] = set()
     for change in mailbox.changes:
         in_range = since < change.sequence <= upto
         if in_range and change.kind == "messages" and change.container == folder_id:
             latest[change.item] = (change.removed, change.rest_id)
+            if change.created:
+                created.add(change.item)
     immutable_ids = call.wants_immutable_ids()
     entries = []
     for immutable, (removed, rest_id) in latest.items():
         message = mailbox.messages.get(immutable)
         if removed or message is None or message["parentFolderId"] != folder_id:
-            entries.append(
-                {
-                    "@odata.type": "#microsoft.graph.message",
-                    "id": immutable if immutable_ids else (rest_id or immutable),
-                    "@removed": {"reason": "deleted"},
-                }
-            )
-        else:
+            if change_type in (None, "deleted"):
+                entries.append(
+                    {
+                        "@odata.type": "#microsoft.graph.message",
+                        "id": immutable if immutable_ids else (rest_id or immutable),
+                        "@removed": {"reason": "deleted"},
+                    }
+                )
+        elif change_type is None or change_type == (
+            "created" if immutable in created else "updated"
+        ):
             entries.append(public_message(call, message))
     return entries
 

@@ -1,7 +1,7 @@
 """approval policies: several answers per request, reminders, escalation, reassignment, outcome
 
-Revision ID: 0005_approval_policies
-Revises: 0004_operations
+Revision ID: 0006_approval_policies
+Revises: 0005_trigger_subscriptions
 Create Date: 2026-12-02 14:45:00
 
 ``responses`` now holds one answer per recipient (no longer one per subscription): the unnamed
@@ -14,8 +14,8 @@ from alembic import op
 
 from approvals.store.models import UTCDateTime
 
-revision = "0005_approval_policies"
-down_revision = "0004_operations"
+revision = "0006_approval_policies"
+down_revision = "0005_trigger_subscriptions"
 branch_labels = None
 depends_on = None
 
