@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import event, func, select
 
-from approvals.approval.subscriptions import expire_due
+from approvals.policies.expiry import expire_due
 from approvals.runtime import Runtime
 from approvals.store.claims import DELIVERIES, MAIL
 from approvals.store.models import Delivery, Recipient, Subscription, utcnow

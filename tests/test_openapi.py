@@ -251,3 +251,32 @@ def test_a_trigger_row_is_a_trigger_in_swagger() -> None:
         "/",
         ["https"],
     )
+
+
+def test_the_policy_fields_of_issue_17_are_documented(document: dict) -> None:
+    schemas = document["components"]["schemas"]
+    for body in ("ApprovalEmailSubscription", "OptionsEmailSubscription"):
+        fields = schemas[body]["properties"]
+        assert {
+            "Policy",
+            "Reminders",
+            "Escalation",
+            "AllowReassign",
+            "ExpiresAfter",
+            "NotifyOnExpiry",
+            "RequireComment",
+        } <= fields.keys()
+        assert not {"Policy", "ExpiresAfter"} & set(schemas[body].get("required", []))
+    assert schemas["ApprovalPolicy"]["properties"]["Type"]["enum"] == [
+        "First",
+        "All",
+        "Quorum",
+        "Collect",
+    ]
+    state = schemas["SubscriptionState"]["properties"]
+    assert {"policy", "outcome", "answers", "answersNeeded", "reminders"} <= state.keys()
+    assert "ReassignResponse" in {
+        operation["operationId"]
+        for methods in document["paths"].values()
+        for operation in methods.values()
+    }

@@ -59,6 +59,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_routes": {
             Job.DELIVER_CALLBACK: {"queue": CALLBACK_QUEUE},
             Job.SEND_MAIL: {"queue": MAIL_QUEUE},
+            Job.SEND_REMINDER: {"queue": MAIL_QUEUE},
             Job.RUN_OPERATION: {"queue": GRAPH_QUEUE},
             Job.POLL_TRIGGER: {"queue": GRAPH_QUEUE},
         },

@@ -10,13 +10,16 @@ from typing import Protocol
 from celery import Task, shared_task
 from celery.signals import worker_ready
 
-from approvals.approval.subscriptions import expire_due
+from approvals.policies.escalation import escalate_due
+from approvals.policies.expiry import expire_due
+from approvals.policies.reminders import REMINDERS
 from approvals.runtime import Runtime
 from approvals.store.claims import DELIVERIES, MAIL, MAX_COUNTDOWN_SECONDS, OPERATIONS
 from approvals.store.jobs import Job
 from approvals.store.models import utcnow
 from worker.celery_app import batches
 from worker.mail.backends import MailBackend, backend_for
+from worker.mail.reminding import send_reminders as send_reminder_batch
 from worker.mail.sending import send_batch
 from worker.operations.runner import (
     BUSY_MAILBOX_DELAY_SECONDS,
@@ -76,6 +79,14 @@ def send_recipient_mail(self: Task, recipient_ids: str | list[str]) -> dict[str,
     outcomes = send_batch(runtime, mail_backend(runtime), _ids(recipient_ids))
     _again_soon(self, outcomes)
     return _tally(outcomes)
+
+
+@shared_task(bind=True, acks_late=True, name=Job.SEND_REMINDER)
+def send_reminders(self: Task, reminder_ids: str | list[str]) -> dict[str, int]:
+    """Reminders of a policy request (issue 17); a failed one waits for the sweeper."""
+    runtime = current_runtime()
+    outcomes = send_reminder_batch(runtime, mail_backend(runtime), _ids(reminder_ids))
+    return dict(Counter(outcomes.values()))
 
 
 @shared_task(bind=True, acks_late=True, name=Job.DELIVER_CALLBACK)
@@ -143,6 +154,8 @@ def sweep(self: Task) -> dict[str, int]:
     now = utcnow()
     with runtime.db.session() as session:
         expired = expire_due(session, now)
+    with runtime.db.session() as session:
+        escalated = escalate_due(session, now)
     with runtime.db.engine.begin() as conn:
         delivery_ids = DELIVERIES.take_for_enqueue(
             conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
@@ -151,6 +164,9 @@ def sweep(self: Task) -> dict[str, int]:
             conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
         )
         operation_ids = OPERATIONS.take_for_enqueue(
+            conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
+        )
+        reminder_ids = REMINDERS.take_for_enqueue(
             conn, now=now, claim_timeout=settings.claim_timeout, limit=SWEEP_BATCH
         )
     unknown = fail_unknown_outcomes(runtime)
@@ -162,8 +178,12 @@ def sweep(self: Task) -> dict[str, int]:
             send_recipient_mail.apply_async((batch,), producer=producer)
         for operation_id in operation_ids:
             run_operations.apply_async(([operation_id],), producer=producer)
+        for batch in batches(reminder_ids):
+            send_reminders.apply_async((batch,), producer=producer)
     counts = {
         "expired": expired,
+        "escalated": escalated,
+        "reminders": len(reminder_ids),
         "mail": len(recipient_ids),
         "callbacks": len(delivery_ids),
         "operations": len(operation_ids),

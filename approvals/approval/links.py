@@ -61,3 +61,17 @@ class Links:
             raise InvalidToken(str(exc)) from exc
         if value != [token[-32:], option]:
             raise InvalidToken("nonce does not match this link")
+
+    def reassign_nonce(self, token: str) -> str:
+        """The hand-over form's nonce: the POST came from the page we rendered for this link."""
+        return self._confirm.dumps([token[-32:], "reassign"])
+
+    def check_reassign_nonce(self, nonce: str, token: str) -> None:
+        try:
+            value = self._confirm.loads(nonce, max_age=CONFIRM_MAX_AGE_SECONDS)
+        except SignatureExpired as exc:
+            raise InvalidToken("the page is too old; open the link again") from exc
+        except BadSignature as exc:
+            raise InvalidToken(str(exc)) from exc
+        if value != [token[-32:], "reassign"]:
+            raise InvalidToken("nonce does not match this link")

@@ -1,4 +1,7 @@
-"""Approval subscriptions as owners of deliveries: a cancelled or expired one owes nothing."""
+"""Approval subscriptions as owners of deliveries: a cancelled one owes nothing.
+
+An expired one owes its ``expired`` callback (issue 17), so expiry no longer closes it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from sqlalchemy import Connection, select
 
 from approvals.delivery.owners import register_owner
 from approvals.store.models import Subscription
-from approvals.store.status import CLOSED_SUBSCRIPTION
+from approvals.store.status import SubscriptionStatus
 
 KIND = "approval"
 
@@ -25,7 +28,8 @@ class ApprovalOwner:
         return set(
             conn.scalars(
                 select(Subscription.id).where(
-                    Subscription.id.in_(list(ids)), Subscription.status.in_(CLOSED_SUBSCRIPTION)
+                    Subscription.id.in_(list(ids)),
+                    Subscription.status == SubscriptionStatus.CANCELLED,
                 )
             )
         )

@@ -14,8 +14,10 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import idna
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from approvals.policies.schemas import EscalationRule, PolicyFields, PolicyResponse
 
 MAX_OPTIONS = 100
 MAX_OPTION_LENGTH = 200
@@ -190,7 +192,7 @@ def normalise_url(value: str) -> str:
     return normal
 
 
-class _EmailSubscription(BaseModel):
+class _EmailSubscription(PolicyFields):
     # Required, as in the connector; null (an extension) asks for no callback at all: the
     # caller polls the subscription instead (``approvals ask --wait`` does).
     NotificationUrl: str | None = Field(
@@ -202,6 +204,19 @@ class _EmailSubscription(BaseModel):
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         return None if value is None else normalise_url(value)
+
+    @field_validator("Escalation")
+    @classmethod
+    def _escalation_to(cls, value: EscalationRule | None) -> EscalationRule | None:
+        if value is not None:
+            value.To = ";".join(split_addresses(value.To))
+        return value
+
+    @model_validator(mode="after")
+    def _policy(self) -> _EmailSubscription:
+        message: ApprovalMessage = self.Message  # type: ignore[attr-defined]
+        self.check_policy(message.option_list(), len(message.recipients()))
+        return self
 
 
 class ApprovalEmailSubscription(_EmailSubscription):
@@ -234,12 +249,25 @@ class SubscriptionResponse(BaseModel):
 
 
 class ApprovalEmailResponse(BaseModel):
-    """The callback POSTed to NotificationUrl (the connector's definition, plus our fields)."""
+    """The callback POSTed to NotificationUrl (the connector's definition, plus our fields).
 
-    SelectedOption: str = Field(description="The option the recipient confirmed")
-    UserEmailAddress: str = Field(description="The address of the recipient who answered")
+    For a request decided under the ``First`` policy it is the connector's body; under the
+    other policies, and when a request expires, the connector's fields carry the deciding
+    answer (null when none decided it) and ``Outcome`` and ``Responses`` are added.
+    """
+
+    SelectedOption: str | None = Field(
+        description="The option confirmed (or decided); null when undecided or expired"
+    )
+    UserEmailAddress: str | None = Field(description="The address of the recipient who answered")
     UserTenantId: str | None = Field(None, description="Always null (no Entra tenant)")
-    UserId: str = Field(description="The recipient's id")
+    UserId: str | None = Field(description="The recipient's id")
     SubscriptionId: str = Field(description="The subscription answered")
     Comment: str = Field("", description="The recipient's comment, if any")
-    RespondedAt: str = Field(description="When they confirmed (ISO 8601, UTC)")
+    RespondedAt: str | None = Field(description="When they confirmed (ISO 8601, UTC)")
+    Outcome: Literal["decided", "undecided", "expired"] | None = Field(
+        None, description="How the request ended (approval policies and expiry only)"
+    )
+    Responses: list[PolicyResponse] | None = Field(
+        None, description="Every recorded answer (approval policies and expiry only)"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -15,6 +15,9 @@ from approvals.approval.owner import owner
 from approvals.approval.schemas import SubscriptionRequest
 from approvals.delivery.service import deliveries_of, drop_owed
 from approvals.errors import NotFound, Unprocessable
+from approvals.policies.durations import to_timedelta
+from approvals.policies.reminders import cancel_reminders, plan_reminders
+from approvals.policies.settings import PolicySettings
 from approvals.store.jobs import Job, after_commit
 from approvals.store.models import (
     NO_CALLBACK,
@@ -55,6 +58,9 @@ def create_subscription(
             return previous, []
     now = utcnow()
     message = request.Message
+    policy = request.stored()
+    if request.ExpiresAfter:
+        expiry = min(expiry, to_timedelta(request.ExpiresAfter))
     values: dict[str, Any] = {
         "id": new_id(),
         "client_id": client_id,
@@ -66,6 +72,10 @@ def create_subscription(
         "created_at": now,
         "expires_at": now + expiry,
     }
+    if policy is not None:
+        values["policy"] = policy
+        if request.Escalation is not None:
+            values["escalate_at"] = now + to_timedelta(request.Escalation.After)
     recipients = [
         {
             "id": new_id(),
@@ -79,7 +89,10 @@ def create_subscription(
         }
         for position, address in enumerate(message.recipients())
     ]
-    insert_subscription(session, values, recipients, alone=not idempotency_key)
+    plan = PolicySettings.of(policy).reminders
+    insert_subscription(session, values, recipients, alone=not idempotency_key and not plan)
+    if plan:
+        plan_reminders(session, values["id"], [r["id"] for r in recipients], plan, now)
     if idempotency_key:
         try:
             session.execute(
@@ -145,19 +158,10 @@ def cancel_subscription(
     )
     # A callback owed but not yet sent is dropped (DESIGN 5: no callback after DELETE).
     drop_owed(session, owner(subscription_id))
+    if subscription.policy:
+        cancel_reminders(session, subscription_id)
     session.refresh(subscription)
     return subscription
-
-
-def expire_due(session: Session, now: datetime | None = None) -> int:
-    """Mark pending subscriptions past their expiry as expired; returns how many."""
-    now = now or utcnow()
-    result = session.execute(
-        update(Subscription)
-        .where(Subscription.status == SubscriptionStatus.PENDING, Subscription.expires_at <= now)
-        .values(status=SubscriptionStatus.EXPIRED, finished_at=now)
-    )
-    return result.rowcount or 0
 
 
 def response_for(session: Session, subscription_id: str) -> Response | None:

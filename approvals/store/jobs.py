@@ -22,6 +22,7 @@ class Job(StrEnum):
     """What a message asks a worker to do, by the name of the task that does it."""
 
     SEND_MAIL = "worker.tasks.send_recipient_mail"
+    SEND_REMINDER = "worker.tasks.send_reminders"
     DELIVER_CALLBACK = "worker.tasks.deliver_callback"
     SWEEP = "worker.tasks.sweep"
     RUN_OPERATION = "worker.tasks.run_operations"

@@ -25,6 +25,7 @@ from approvals.store.status import (
     DeliveryStatus,
     EmailStatus,
     OperationStatus,
+    ReminderStatus,
     SubscriptionStatus,
     TriggerPollStatus,
     TriggerSubscriptionStatus,
@@ -103,6 +104,15 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # How it is decided and what happens while people stay silent (approvals.policies);
+    # NULL: the connector's behaviour (the first answer decides).
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # decided | undecided | expired, once it ended (NULL while pending, or cancelled).
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    decided_option: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Escalation: due at escalate_at; escalated_at is set exactly once, by the sweeper that won.
+    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     recipients: Mapped[list[Recipient]] = relationship(
         back_populates="subscription", order_by="Recipient.position"
@@ -125,23 +135,51 @@ class Recipient(Base):
     email_enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     email_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # How the recipient joined: NULL (the request's To), "escalation" or "reassignment".
+    source: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # Set when the recipient handed their place on: their link no longer takes answers.
+    reassigned_to: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reassigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reassign_remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reassign_user_agent: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     subscription: Mapped[Subscription] = relationship(back_populates="recipients")
 
 
 class Response(Base):
-    """Who chose what: the audit trail. One per subscription: the first confirmed choice wins."""
+    """Who chose what: the audit trail. One per recipient; under the connector's policy
+    (``First``) one per subscription, the first confirmed choice."""
 
     __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("recipient_id", name="uq_responses_recipient_id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"), unique=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"), index=True)
     recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"))
     option: Mapped[str] = mapped_column(Text)
     comment: Mapped[str] = mapped_column(Text, default="")
     responded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     remote_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Reminder(Base):
+    """A recipient's reminders: one row, due again after each until ``Max`` went out."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (Index("ix_reminders_due", "status", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), unique=True)
+    # due -> sending -> due again | done | cancelled (the request ended or the place moved)
+    status: Mapped[str] = mapped_column(String(20), default=ReminderStatus.DUE)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_count: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Delivery(Base):

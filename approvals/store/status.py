@@ -24,6 +24,23 @@ class EmailStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class ReminderStatus(StrEnum):
+    """A recipient's reminders: due -> sending -> due (the next) | done | cancelled."""
+
+    DUE = "due"
+    SENDING = "sending"  # claimed by a worker
+    DONE = "done"  # Max reminders went out
+    CANCELLED = "cancelled"  # the request ended, or the recipient answered or handed on
+
+
+class Outcome(StrEnum):
+    """How a request ended, as its callback and GET say (``Outcome``)."""
+
+    DECIDED = "decided"
+    UNDECIDED = "undecided"
+    EXPIRED = "expired"
+
+
 class DeliveryStatus(StrEnum):
     """A callback: due -> delivering -> delivered | failed | stopped | dropped."""
 

@@ -10,9 +10,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from approvals.policies.schemas import ApprovalPolicy, PolicyResponse
 from approvals.store.status import (
     DeliveryStatus,
     EmailStatus,
+    Outcome,
+    ReminderStatus,
     SubscriptionStatus,
     TriggerSubscriptionStatus,
 )
@@ -25,6 +28,10 @@ class RecipientState(BaseModel):
     emailAttempts: int
     emailError: str | None
     sentAt: str | None
+    source: Literal["request", "escalation", "reassignment"] = Field(
+        "request", description="how the recipient joined"
+    )
+    reassignedTo: str | None = Field(None, description="the recipient they handed their place to")
 
 
 class RecordedResponse(BaseModel):
@@ -63,6 +70,28 @@ class DeliveryState(BaseModel):
     attempts: list[Attempt]
 
 
+class ReminderState(BaseModel):
+    recipientId: str
+    status: ReminderStatus
+    sent: int
+    lastSentAt: str | None
+    nextDueAt: str | None
+
+
+class EscalationState(BaseModel):
+    to: list[str]
+    dueAt: str | None
+    escalatedAt: str | None = Field(description="when the addresses were added; null until then")
+
+
+class Reassignment(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    at: str | None
+    fromRecipientId: str
+    toRecipientId: str | None
+
+
 class SubscriptionState(BaseModel):
     """A subscription as it stands: its recipients, the response and the callback."""
 
@@ -80,6 +109,18 @@ class SubscriptionState(BaseModel):
     recipients: list[RecipientState]
     response: RecordedResponse | None
     delivery: DeliveryState | None
+    policy: ApprovalPolicy = Field(description="how it is decided (First when none was asked)")
+    outcome: Outcome | None = Field(description="how it ended; null while pending or cancelled")
+    decidedOption: str | None
+    answers: list[PolicyResponse]
+    answersNeeded: int = Field(description="how many more answers it needs at least; 0 once ended")
+    reminders: list[ReminderState]
+    escalation: EscalationState | None
+    reassignments: list[Reassignment]
+    settings: dict[str, Any] = Field(
+        description="the other policy fields as accepted: Reminders, AllowReassign, "
+        "ExpiresAfter, NotifyOnExpiry, RequireComment"
+    )
 
 
 class TriggerSubscriptionState(BaseModel):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from approvals.approval.owner import KIND as APPROVAL
+from approvals.policies.payloads import answer_body
+from approvals.policies.view import PolicyView, due_or_none
 from approvals.store.models import (
     Delivery,
     DeliveryAttempt,
@@ -35,6 +37,8 @@ def recipient(row: Recipient) -> dict[str, Any]:
         "emailAttempts": row.email_attempts,
         "emailError": row.email_error,
         "sentAt": iso(row.sent_at),
+        "source": row.source or "request",
+        "reassignedTo": row.reassigned_to,
     }
 
 
@@ -74,8 +78,64 @@ def delivery(row: Delivery) -> dict[str, Any]:
     }
 
 
+def policy_state(subscription: Subscription, view: PolicyView) -> dict[str, Any]:
+    """Issue 17's part of GET: the policy, answers, what is needed, reminders, escalation."""
+    stored = subscription.policy or {}
+    addresses = {r.id: r.address for r in subscription.recipients}
+    escalation = stored.get("Escalation")
+    return {
+        "policy": stored.get("Policy") or {"Type": "First"},
+        "outcome": subscription.outcome,
+        "decidedOption": subscription.decided_option,
+        "answers": [answer_body(a) for a in view.answers],
+        "answersNeeded": view.needed,
+        "reminders": [
+            {
+                "recipientId": r.recipient_id,
+                "status": r.status,
+                "sent": r.sent_count,
+                "lastSentAt": iso(r.last_sent_at),
+                "nextDueAt": iso(due_or_none(r.status, r.due_at)),
+            }
+            for r in view.reminders
+        ],
+        "escalation": {
+            "to": escalation["To"].split(";"),
+            "dueAt": iso(subscription.escalate_at),
+            "escalatedAt": iso(subscription.escalated_at),
+        }
+        if escalation
+        else None,
+        "reassignments": [
+            {
+                "from": r.address,
+                "to": addresses.get(r.reassigned_to, ""),
+                "at": iso(r.reassigned_at),
+                "fromRecipientId": r.id,
+                "toRecipientId": r.reassigned_to,
+            }
+            for r in subscription.recipients
+            if r.reassigned_to
+        ],
+        "settings": {
+            key: stored[key]
+            for key in (
+                "Reminders",
+                "AllowReassign",
+                "ExpiresAfter",
+                "NotifyOnExpiry",
+                "RequireComment",
+            )
+            if key in stored
+        },
+    }
+
+
 def subscription_state(
-    subscription: Subscription, answer: Response | None, deliveries: list[Delivery]
+    subscription: Subscription,
+    answer: Response | None,
+    deliveries: list[Delivery],
+    view: PolicyView,
 ) -> dict[str, Any]:
     addresses = {r.id: r.address for r in subscription.recipients}
     message = dict(subscription.message)
@@ -94,6 +154,7 @@ def subscription_state(
         "recipients": [recipient(r) for r in subscription.recipients],
         "response": response(answer, addresses.get(answer.recipient_id, "")) if answer else None,
         "delivery": delivery(deliveries[-1]) if deliveries else None,
+        **policy_state(subscription, view),
     }
 
 

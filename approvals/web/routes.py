@@ -253,6 +253,20 @@ ROUTES: list[Route] = [
         media="text/html",
     ),
     Route(
+        "POST",
+        "/respond/{token}/reassign",
+        "ReassignResponse",
+        "Hand the recipient's place to another address (AllowReassign)",
+        pages.reassign,
+        "Recipient pages",
+        access="page",
+        params=(TOKEN,),
+        errors=PAGE_ERRORS,
+        media="text/html",
+        description="A form POST from the response page only (no GET: scanners open links). "
+        "The new address gets the email; the old link stops working.",
+    ),
+    Route(
         "GET",
         "/openapi.json",
         "GetOpenApiDocument",

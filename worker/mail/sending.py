@@ -127,7 +127,7 @@ def send_batch(
                 ).where(Subscription.id.in_({c.subscription_id for c in claimed}))
             )
         }
-        senders = _senders(runtime, conn, {row.client_id for row in subscriptions.values()})
+        senders = senders_for(runtime, conn, {row.client_id for row in subscriptions.values()})
         to_send = []
         for claim in claimed:
             subscription = subscriptions[claim.subscription_id]
@@ -140,7 +140,7 @@ def send_batch(
     return outcomes
 
 
-def _senders(runtime: Runtime, conn: Connection, client_ids: set[str]) -> dict[str, str]:
+def senders_for(runtime: Runtime, conn: Connection, client_ids: set[str]) -> dict[str, str]:
     """Graph sends from each client's default mailbox, or ``APPROVALS_GRAPH_MAILBOX`` for a
     client with none; the other backends from ``APPROVALS_MAIL_FROM`` (an empty map)."""
     if runtime.settings.mail_backend != "graph":

@@ -18,6 +18,7 @@ from approvals.approval.subscriptions import (
     response_for,
 )
 from approvals.errors import BadRequest
+from approvals.policies.view import policy_view
 from approvals.web import presenters
 from approvals.web.request_db import request_transaction
 from approvals.web.runtime import current_runtime
@@ -62,6 +63,7 @@ def show(kind: str, id: str) -> dict[str, Any]:  # noqa: A002 - the connector's 
             subscription,
             response_for(session, subscription.id),
             deliveries_for(session, subscription.id),
+            policy_view(session, subscription),
         )
 
 
