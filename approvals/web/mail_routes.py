@@ -15,9 +15,11 @@ from approvals.operations.mail_models import (
 from approvals.web.operation_routes import (
     ATTACHMENT_ID,
     INCLUDE_ATTACHMENTS,
+    MAIL_FILTERS,
     MAILBOX_ADDRESS,
     MESSAGE_ID,
     SENT_ONCE,
+    SUBJECT_FILTER,
     operation_route,
 )
 from approvals.web.route_types import Param
@@ -55,36 +57,8 @@ MAIL_ROUTES = [
                 "Mail folder to retrieve emails from (default: 'Inbox').",
                 required=False,
             ),
-            *(
-                Param(name, "query", {"type": "string", "maxLength": 4096}, text, required=False)
-                for name, text in (
-                    ("to", "Recipient addresses separated by semicolons (any may match)."),
-                    ("cc", "CC addresses separated by semicolons (any may match)."),
-                    ("toOrCc", "To or CC addresses separated by semicolons (any may match)."),
-                    ("from", "Sender addresses separated by semicolons (any may match)."),
-                )
-            ),
-            Param(
-                "importance",
-                "query",
-                {"type": "string", "enum": ["Any", "Low", "Normal", "High"], "default": "Any"},
-                "Importance of the email.",
-                required=False,
-            ),
-            Param(
-                "fetchOnlyWithAttachment",
-                "query",
-                {"type": "boolean", "default": False},
-                "Only emails with an attachment.",
-                required=False,
-            ),
-            Param(
-                "subjectFilter",
-                "query",
-                {"type": "string", "maxLength": 1000},
-                "String to look for in the subject line.",
-                required=False,
-            ),
+            *MAIL_FILTERS,
+            SUBJECT_FILTER,
             Param(
                 "fetchOnlyUnread",
                 "query",

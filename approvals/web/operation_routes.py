@@ -38,6 +38,39 @@ ATTACHMENT_ID = Param(
     "attachmentId", "path", {"type": "string"}, "Id of the attachment.", graph_id=True
 )
 # Lists of calendars, events, folders and contacts: Graph's OData options, checked first.
+# The filters GetEmailsV3 and the new-email triggers share, in the connector's order.
+MAIL_FILTERS = (
+    *(
+        Param(name, "query", {"type": "string", "maxLength": 4096}, text, required=False)
+        for name, text in (
+            ("to", "Recipient addresses separated by semicolons (any may match)."),
+            ("cc", "CC addresses separated by semicolons (any may match)."),
+            ("toOrCc", "To or CC addresses separated by semicolons (any may match)."),
+            ("from", "Sender addresses separated by semicolons (any may match)."),
+        )
+    ),
+    Param(
+        "importance",
+        "query",
+        {"type": "string", "enum": ["Any", "Low", "Normal", "High"], "default": "Any"},
+        "Importance of the email.",
+        required=False,
+    ),
+    Param(
+        "fetchOnlyWithAttachment",
+        "query",
+        {"type": "boolean", "default": False},
+        "Only emails with an attachment.",
+        required=False,
+    ),
+)
+SUBJECT_FILTER = Param(
+    "subjectFilter",
+    "query",
+    {"type": "string", "maxLength": 1000},
+    "String to look for in the subject line.",
+    required=False,
+)
 MAX_LIST = 256
 FILTER = Param(
     "$filter",

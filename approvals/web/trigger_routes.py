@@ -19,7 +19,15 @@ from approvals.triggers.state import STATE_PARAM
 from approvals.web import answers
 from approvals.web.api import triggers
 from approvals.web.calendar_routes import TABLE
-from approvals.web.operation_routes import FILTER, INCLUDE_ATTACHMENTS, ORDER_BY, SKIP, TOP
+from approvals.web.operation_routes import (
+    FILTER,
+    INCLUDE_ATTACHMENTS,
+    MAIL_FILTERS,
+    ORDER_BY,
+    SKIP,
+    SUBJECT_FILTER,
+    TOP,
+)
 from approvals.web.route_types import Param, Route
 
 # 404: a calendar trigger's table that is no calendar of the mailbox (or no path at all).
@@ -40,37 +48,9 @@ NEW_EMAIL_PARAMS = (
         "Mail folder to check for new emails.",
         required=False,
     ),
-    *(
-        Param(name, "query", {"type": "string", "maxLength": 4096}, text, required=False)
-        for name, text in (
-            ("to", "Recipient addresses separated by semicolons (any may match)."),
-            ("cc", "CC addresses separated by semicolons (any may match)."),
-            ("toOrCc", "To or CC addresses separated by semicolons (any may match)."),
-            ("from", "Sender addresses separated by semicolons (any may match)."),
-        )
-    ),
-    Param(
-        "importance",
-        "query",
-        {"type": "string", "enum": ["Any", "Low", "Normal", "High"], "default": "Any"},
-        "Importance of the email.",
-        required=False,
-    ),
-    Param(
-        "fetchOnlyWithAttachment",
-        "query",
-        {"type": "boolean", "default": False},
-        "Only emails with an attachment.",
-        required=False,
-    ),
+    *MAIL_FILTERS,
     INCLUDE_ATTACHMENTS,
-    Param(
-        "subjectFilter",
-        "query",
-        {"type": "string", "maxLength": 1000},
-        "String to look for in the subject line.",
-        required=False,
-    ),
+    SUBJECT_FILTER,
 )
 
 UPCOMING_PARAMS = (
