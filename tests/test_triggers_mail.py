@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from approvals.mailboxes import set_mailboxes
-from tests.conftest import GRAPH_APP_ID, GRAPH_APP_SECRET
 from tests.support.api import ApiUser
 from tests.support.graph.server import GraphStandIn
+from tests.support.m365 import bound_key, tenant_with
 from tests.support.stack import Stack
 
 OWN = "inbox-owner@contoso.example"
@@ -29,18 +29,14 @@ TRIGGER = "/v3/Mail/OnNewEmail"
 
 @pytest.fixture
 def tenant(graph: GraphStandIn) -> GraphStandIn:
-    graph.register_app(GRAPH_APP_ID, secret=GRAPH_APP_SECRET)
-    graph.add_mailbox(OWN)
-    return graph
+    return tenant_with(graph, [OWN])
 
 
 @pytest.fixture
 def m365(stack: Stack, tenant: GraphStandIn) -> Iterator[ApiUser]:
-    created, http = stack.new_client("triggers")
-    with stack.db.session() as session:
-        set_mailboxes(session, created.id, [OWN])
-    yield ApiUser(created.id, created.key, created.webhook_secret, http)
-    http.close()
+    user = bound_key(stack, "triggers", [OWN])
+    yield user
+    user.http.close()
 
 
 def subjects(answer: httpx.Response) -> list[str]:

@@ -15,9 +15,9 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from approvals.mailboxes import set_mailboxes
-from tests.conftest import GRAPH_APP_ID, GRAPH_APP_SECRET
 from tests.support.api import ApiUser
 from tests.support.graph.server import GraphStandIn
+from tests.support.m365 import tenant_with
 from tests.support.receiver import CallbackReceiver
 from tests.support.stack import Stack, eventually, stop_polling
 
@@ -27,9 +27,7 @@ SUBSCRIPTIONS = "/v3/Mail/OnNewEmail/$subscriptions"
 
 @pytest.fixture
 def tenant(graph: GraphStandIn) -> GraphStandIn:
-    graph.register_app(GRAPH_APP_ID, secret=GRAPH_APP_SECRET)
-    graph.add_mailbox(OWN)
-    return graph
+    return tenant_with(graph, [OWN])
 
 
 @pytest.fixture
