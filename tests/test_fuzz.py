@@ -32,10 +32,11 @@ from tests.support.stack import Stack, eventually
 # and each POST again with a deliverable address, 40 cases each (26 operations and 9 POSTs
 # today: (26 x 2 + 9) x 40 = 2440 cases per backend; the test prints the count).
 SCHEMATHESIS_EXAMPLES = 40
-# The 25 calendar and contact operations share their parameters' and bodies' handling with the
-# mail ones (the same view, the same checks): fewer cases each, on the embedded backend only
-# (what they refuse does not depend on the backend), keep the suite's time in bounds.
-SPARSE_TAGS = {"Calendar", "Contacts"}
+# The 25 calendar and contact operations and the 28 calendar trigger routes share their
+# parameters' and bodies' handling with the mail ones (the same views, the same checks): fewer
+# cases each, on the embedded backend only (what they refuse does not depend on the backend),
+# to keep the suite's time in bounds.
+SPARSE_TAGS = {"Calendar", "Contacts", "Calendar triggers"}
 SPARSE_EXAMPLES = 10
 MUTATION_EXAMPLES = 200
 CHECKS = [
