@@ -12,11 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
-from approvals.store.models import Delivery, Response
 from tests.support.api import APPROVAL, ApiUser, answer, confirm_form, option_links
 from tests.support.callbacks import holds
+from tests.support.counts import rows
 from tests.support.receiver import CallbackReceiver
 from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import Stack, eventually
@@ -39,22 +38,6 @@ def people(address: str, count: int) -> list[str]:
 
 def links(smtp: SmtpSink, person: str) -> list[str]:
     return option_links(smtp.wait_for(person)[0])
-
-
-def rows(stack: Stack, subscription_id: str) -> tuple[int, int]:
-    """How many responses and callbacks the database holds for the subscription."""
-    with stack.db.session() as session:
-        responses = session.scalar(
-            select(func.count())
-            .select_from(Response)
-            .where(Response.subscription_id == subscription_id)
-        )
-        deliveries = session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(Delivery.owner_kind == "approval", Delivery.owner_id == subscription_id)
-        )
-    return responses or 0, deliveries or 0
 
 
 def only_callback(receiver: CallbackReceiver, path: str) -> dict[str, Any]:

@@ -15,11 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
-from approvals.store.models import Delivery, Response
 from tests.support.api import APPROVAL, ApiUser, confirm_form, option_links
 from tests.support.callbacks import delivery_ends, holds
+from tests.support.counts import rows
 from tests.support.receiver import CallbackReceiver
 from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import Stack, eventually
@@ -49,22 +48,6 @@ def release_together(
 def post_form(link: str, form: dict[str, str]) -> Callable[[httpx.Client], httpx.Response]:
     action = link.split("?")[0]
     return lambda client: client.post(action, data=form)
-
-
-def rows(stack: Stack, subscription_id: str) -> tuple[int, int]:
-    """How many responses and deliveries the database holds for the subscription."""
-    with stack.db.session() as session:
-        responses = session.scalar(
-            select(func.count())
-            .select_from(Response)
-            .where(Response.subscription_id == subscription_id)
-        )
-        deliveries = session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(Delivery.owner_kind == "approval", Delivery.owner_id == subscription_id)
-        )
-    return responses or 0, deliveries or 0
 
 
 def settled(api: ApiUser, subscription_id: str) -> str | None:
