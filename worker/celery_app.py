@@ -74,6 +74,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             },
         },
         "beat_schedule_filename": str(settings.instance_path / "celerybeat-schedule"),
+        "beat_scheduler": "worker.beat_scheduler:ReconnectingScheduler",
         "worker_hijack_root_logger": False,
     }
     if settings.is_sqlite_broker:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import subprocess
@@ -47,6 +48,7 @@ def worker(concurrency: int | None, queues: str | None) -> None:
     settings = load_settings()
     use_metrics_dir(settings)
     configure_logging(settings, "worker")
+    _stacks_on_sigusr2()
     from worker.celery_app import ALL_QUEUES
     from worker.entry import celery_app
 
@@ -73,9 +75,15 @@ def beat() -> None:
     settings = load_settings()
     use_metrics_dir(settings)
     configure_logging(settings, "beat")
+    _stacks_on_sigusr2()
     from worker.entry import celery_app
 
     celery_app.start([*_quiet(settings), "beat", "--loglevel=INFO"])
+
+
+def _stacks_on_sigusr2() -> None:
+    """``kill -USR2 <pid>`` writes every thread's stack to the log: where a stuck process is."""
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
 
 
 def _quiet(settings: Settings) -> list[str]:

@@ -35,6 +35,8 @@ NOTIFIED_LOOK_SECONDS = 0.5
 # The worker notifies this channel with the operation's id when it records an answer.
 CHANNEL = "approvals_operation_done"
 RECONNECT_SECONDS = 1.0
+# Failed reconnections wait twice as long each time, up to this.
+MAX_RECONNECT_SECONDS = 30.0
 _FINISHED = (OperationStatus.SUCCEEDED, OperationStatus.FAILED)
 
 log = logging.getLogger(__name__)
@@ -67,21 +69,27 @@ class Listener:
     def _listen_forever(self) -> None:
         import psycopg
 
+        failures = 0  # in a row: the first is worth a traceback, the rest only a longer wait
         while True:
             try:
                 with psycopg.connect(self.conninfo, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.generation += 1
+                    failures = 0
                     self.ready.set()
                     for notify in conn.notifies():
                         with self._lock:
                             event = self._waiting.get(notify.payload)
                         if event is not None:
                             event.set()
-            except Exception:  # noqa: BLE001 - the waiting requests poll meanwhile
-                log.warning("operations listener lost its connection", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - the waiting requests poll meanwhile
+                failures += 1
+                if failures == 1:
+                    log.warning("operations listener lost its connection", exc_info=True)
+                else:
+                    log.debug("operations listener still cannot connect: %s", exc)
             self.ready.clear()
-            time.sleep(RECONNECT_SECONDS)
+            time.sleep(min(RECONNECT_SECONDS * 2 ** (failures - 1), MAX_RECONNECT_SECONDS))
 
 
 _listeners: dict[tuple[int, str], Listener] = {}

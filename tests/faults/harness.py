@@ -20,6 +20,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import threading
 import time
 import uuid
@@ -486,12 +487,27 @@ class FaultRun:
         )
 
     def logs(self, lines: int = 60) -> str:
-        """The tails of the web and worker logs (the beat's only says it sent a sweep)."""
+        """The tails of the web and worker logs, and beat's lines that are not a routine send."""
         parts = []
         for process in (self.stack.web, self.stack.worker):
             text = process.log_path.read_text(errors="replace").splitlines()
             parts.append(f"--- {process.command[0]} ---\n" + "\n".join(text[-lines:]))
+        beat = self.stack.beat
+        unusual = [
+            line
+            for line in beat.log_path.read_text(errors="replace").splitlines()
+            if "Sending due task" not in line
+        ]
+        state = "running" if beat.running else f"exited ({beat.process and beat.process.poll()})"
+        parts.append(f"--- beat, {state} ---\n" + "\n".join(unusual[-lines:]))
         return "\n".join(parts)
+
+    def dump_stacks(self) -> None:
+        """Every thread's stack into the worker's and beat's logs (SIGUSR2), for a stuck run."""
+        for process in (self.stack.worker, self.stack.beat):
+            if process.running and process.process is not None:
+                os.kill(process.process.pid, signal.SIGUSR2)
+        time.sleep(1.0)
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -600,6 +616,8 @@ class FaultRun:
         publish(figures)
         self.api.close()
         self.pages.close()
+        if problems:
+            self.dump_stacks()
         assert not problems, "\n".join(problems) + "\n" + self.logs()
         return figures
 
