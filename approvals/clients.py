@@ -36,8 +36,13 @@ class CreatedClient:
     webhook_secret: str
 
 
-def create_client(session: Session, name: str, box: SecretBox) -> CreatedClient:
-    """Create a client; the returned key is the only time it exists in clear."""
+def create_client(
+    session: Session, name: str, box: SecretBox, *, is_admin: bool = False
+) -> CreatedClient:
+    """Create a client; the returned key is the only time it exists in clear.
+
+    ``is_admin``: its dashboard sessions see every client's data.
+    """
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     webhook_secret = new_webhook_secret()
     client = ApiClient(
@@ -45,6 +50,7 @@ def create_client(session: Session, name: str, box: SecretBox) -> CreatedClient:
         key_hash=hash_key(key),
         key_prefix=key[:10],
         webhook_secret=box.encrypt(webhook_secret),
+        is_admin=is_admin,
     )
     session.add(client)
     session.flush()

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     api_rate_limit: str = "600/minute"
     page_rate_limit: str = "60/minute"
     auth_failure_rate_limit: str = "30/minute"
+    # How long a dashboard sign-in lasts (the cookie and its session row).
+    dashboard_session_hours: Annotated[float, Field(gt=0)] = 12.0
     rate_limit_storage_url: str = ""
     operation_wait: Annotated[float, Field(ge=0)] = DEFAULT_OPERATION_WAIT
     operation_result_ttl: Seconds = DEFAULT_OPERATION_RESULT_TTL

@@ -23,6 +23,7 @@ from approvals.store.models import (
     NO_CALLBACK,
     Delivery,
     IdempotencyRecord,
+    Recipient,
     Response,
     Subscription,
     new_id,
@@ -170,3 +171,47 @@ def response_for(session: Session, subscription_id: str) -> Response | None:
 
 def deliveries_for(session: Session, subscription_id: str) -> list[Delivery]:
     return deliveries_of(session, owner(subscription_id))
+
+
+def resend_email(
+    session: Session, client_id: str, kind: str, subscription_id: str, recipient_id: str
+) -> Recipient:
+    """Send one recipient's email again (lost in a spam folder, deleted by mistake): the same
+    links, a fresh retry schedule. Only while the request is pending and that mail not in flight.
+    """
+    subscription = get_subscription(session, client_id, kind, subscription_id)
+    recipient = session.get(Recipient, recipient_id)
+    if recipient is None or recipient.subscription_id != subscription.id:
+        raise NotFound("no such recipient", field="recipientId")
+    if subscription.status != SubscriptionStatus.PENDING:
+        raise Unprocessable(
+            f"the request is {subscription.status}; its email is not sent again",
+            code="subscription_closed",
+        )
+    if recipient.reassigned_to is not None:
+        raise Unprocessable(
+            "this recipient handed their place on; their link no longer works",
+            code="recipient_reassigned",
+        )
+    changed = session.execute(
+        update(Recipient)
+        .where(
+            Recipient.id == recipient_id,
+            Recipient.email_status.in_((EmailStatus.SENT, EmailStatus.FAILED)),
+        )
+        .values(
+            email_status=EmailStatus.DUE,
+            email_attempts=0,
+            email_next_at=utcnow(),
+            email_enqueued_at=utcnow(),
+            email_error=None,
+        )
+    ).rowcount
+    if not changed:
+        raise Unprocessable(
+            "this email is still being sent; try again when it has gone out or failed",
+            code="email_in_flight",
+        )
+    session.refresh(recipient)
+    after_commit(session, Job.SEND_MAIL, recipient.id)
+    return recipient

@@ -25,12 +25,13 @@ def main() -> None:
 
 
 def _register() -> None:
-    from approvals.cli import ask, db, keys, outbox, service
+    from approvals.cli import ask, db, keys, outbox, service, signin
 
     main.add_command(ask.ask)
     main.add_command(db.db)
     main.add_command(keys.keys)
     main.add_command(outbox.outbox)
+    main.add_command(signin.signin_link)
     for command in (service.run, service.web, service.worker, service.beat):
         main.add_command(command)
 

@@ -24,7 +24,8 @@ def keys() -> None:
     multiple=True,
     help="a Microsoft 365 mailbox the key may act on (repeat; the first is its default)",
 )
-def keys_create(name: str, as_json: bool, mailboxes: tuple[str, ...]) -> None:
+@click.option("--admin", is_flag=True, help="its dashboard sessions see every client's data")
+def keys_create(name: str, as_json: bool, mailboxes: tuple[str, ...], admin: bool) -> None:
     """Create a client; its key and webhook secret are shown this once."""
     from approvals.clients import create_client
     from approvals.errors import RequestError
@@ -35,7 +36,7 @@ def keys_create(name: str, as_json: bool, mailboxes: tuple[str, ...]) -> None:
     upgrade(runtime.db)
     try:
         with runtime.db.session() as session:
-            created = create_client(session, name, runtime.box)
+            created = create_client(session, name, runtime.box, is_admin=admin)
             bound = set_mailboxes(session, created.id, mailboxes)
     except RequestError as exc:
         raise click.ClickException(exc.message) from None
@@ -48,6 +49,7 @@ def keys_create(name: str, as_json: bool, mailboxes: tuple[str, ...]) -> None:
                     "key": created.key,
                     "webhook_secret": created.webhook_secret,
                     "mailboxes": bound,
+                    "admin": admin,
                 }
             )
         )
@@ -67,6 +69,8 @@ def keys_list() -> None:
     with database().session() as session:
         for client in list_clients(session):
             state = f"revoked {client.revoked_at:%Y-%m-%d}" if client.revoked_at else "active"
+            if client.is_admin:
+                state += " admin"
             click.echo(f"{client.id}  {client.key_prefix}…  {state:20}  {client.name}")
 
 

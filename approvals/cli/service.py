@@ -81,6 +81,19 @@ def beat() -> None:
     celery_app.start([*_quiet(settings), "beat", "--loglevel=INFO"])
 
 
+def _first_signin_link(settings: Settings) -> None:
+    """On a new instance (no key yet), the way into the dashboard: a link that works once."""
+    from approvals.cli.signin import new_signin_link
+    from approvals.dashboard.accounts import SIGNIN_LINK_MINUTES
+
+    link = new_signin_link(settings, only_if_new=True)
+    if link:
+        click.echo(
+            f"Open the dashboard: {link}\n(works once, for {SIGNIN_LINK_MINUTES} minutes; "
+            "`approvals signin-link` prints another)"
+        )
+
+
 def _stacks_on_sigusr2() -> None:
     """``kill -USR2 <pid>`` writes every thread's stack to the log: where a stuck process is."""
     faulthandler.register(signal.SIGUSR2, all_threads=True)
@@ -116,6 +129,7 @@ def run(host: str, port: int | None) -> None:
     click.echo(
         f"approvals is running at {base} (data in {settings.instance_path}); Ctrl-C stops it"
     )
+    _first_signin_link(settings)
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:

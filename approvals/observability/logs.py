@@ -27,6 +27,7 @@ _ids: dict[str, ContextVar[str | None]] = {name: ContextVar(name, default=None) 
 # secret, a bearer token, a JWT (Graph's access tokens).
 SECRETS = (
     (re.compile(r"/respond/[^/?#\s\"'<>]+"), "/respond/[redacted]"),
+    (re.compile(r"/dashboard/signin/[^/?#\s\"'<>]+"), "/dashboard/signin/[redacted]"),
     (re.compile(r"\bapv_[A-Za-z0-9_\-]+"), "apv_[redacted]"),
     (re.compile(r"\bwhsec_[A-Za-z0-9+/=_\-]+"), "whsec_[redacted]"),
     (re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+"), r"\1 [redacted]"),

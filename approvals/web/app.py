@@ -10,6 +10,7 @@ from flask import Flask
 import templates
 from approvals.config import Settings, load_settings
 from approvals.runtime import Runtime
+from approvals.web.dashboard import register_dashboard
 from approvals.web.enqueue import BackgroundPublisher
 from approvals.web.error_handler import register_error_handler
 from approvals.web.limits import init_limits
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     runtime.db.publisher = BackgroundPublisher(celery)
     register_observers(app)
     register_routes(app)
+    register_dashboard(app)
     init_limits(app, settings, "pages")
     app.teardown_request(close_request_session)
     register_error_handler(app)

@@ -24,6 +24,14 @@ PAGE_TITLES = {
     429: "Too many requests",
     503: "Please try again",
 }
+DASHBOARD_TITLES = {
+    **PAGE_TITLES,
+    400: "Check what you entered",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    422: "That cannot be done",
+}
 
 
 class _WerkzeugError(RequestError):
@@ -74,8 +82,19 @@ def _page(error: RequestError) -> Response:
     )
 
 
+def _dashboard_page(error: RequestError) -> Response:
+    from approvals.web.dashboard.views import page
+
+    title = DASHBOARD_TITLES.get(error.status, "Something went wrong")
+    response = page("message.html", error.status, title=title, message=error.message)
+    response.headers.update(error.headers())
+    return response
+
+
 def answer_error(error: Exception) -> Any:
     failure = as_request_error(error)
+    if request.blueprint == "dashboard":
+        return _dashboard_page(failure)
     if request.blueprint == "pages" or request.path.startswith("/respond/"):
         return _page(failure)
     return failure.to_dict(), failure.status, failure.headers()

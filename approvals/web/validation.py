@@ -118,6 +118,22 @@ def validate_body(model: type[Model], body: Any) -> Model:
         raise mapped[0] from None
 
 
+def validate_fields(
+    model: type[Model], body: dict[str, Any]
+) -> tuple[Model | None, dict[str, str]]:
+    """Validate a form's ``body`` like the API's; every problem by field, for the form to show
+    beside each field (the API stops at the first)."""
+    _check_values(body)
+    try:
+        return model.model_validate(body), {}
+    except ValidationError as exc:
+        problems: dict[str, str] = {}
+        for error in exc.errors(include_url=False):
+            failure = _error_for(error)
+            problems.setdefault(failure.field or "", error["msg"])
+        return None, problems
+
+
 def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
     """An integer query parameter within bounds; anything else is a 400 naming it."""
     raw = request.args.get(name)
