@@ -20,10 +20,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("api_clients") as batch_op:
-        batch_op.add_column(
-            sa.Column("is_admin", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN (SQLite has it): a batch copy would drop a table others refer to.
+    op.add_column(
+        "api_clients",
+        sa.Column("is_admin", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "dashboard_sessions",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
