@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -89,6 +90,15 @@ def test_run_serves_and_stops_all_its_processes_on_sigterm(tmp_path: Path) -> No
             ["pgrep", "-P", str(process.pid)], capture_output=True, text=True
         ).stdout.split()
         assert len(children) == 3
+        # A new instance prints the way into the dashboard: a link that signs in once.
+        printed = re.search(r"Open the dashboard: (\S+)", (tmp_path / "run.log").read_text())
+        assert printed, (tmp_path / "run.log").read_text()
+        assert printed.group(1).startswith(f"http://127.0.0.1:{port}/dashboard/signin/")
+        signed_in = httpx.get(printed.group(1))
+        assert (
+            signed_in.status_code == 303 and "approvals_session=" in signed_in.headers["set-cookie"]
+        )
+        assert httpx.get(printed.group(1)).status_code == 410
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         for child in children:

@@ -81,12 +81,12 @@ def beat() -> None:
     celery_app.start([*_quiet(settings), "beat", "--loglevel=INFO"])
 
 
-def _first_signin_link(settings: Settings) -> None:
+def _first_signin_link(settings: Settings, base_url: str) -> None:
     """On a new instance (no key yet), the way into the dashboard: a link that works once."""
     from approvals.cli.signin import new_signin_link
     from approvals.dashboard.accounts import SIGNIN_LINK_MINUTES
 
-    link = new_signin_link(settings, only_if_new=True)
+    link = new_signin_link(settings, only_if_new=True, base_url=base_url)
     if link:
         click.echo(
             f"Open the dashboard: {link}\n(works once, for {SIGNIN_LINK_MINUTES} minutes; "
@@ -129,7 +129,7 @@ def run(host: str, port: int | None) -> None:
     click.echo(
         f"approvals is running at {base} (data in {settings.instance_path}); Ctrl-C stops it"
     )
-    _first_signin_link(settings)
+    _first_signin_link(settings, base)
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:

@@ -7,11 +7,14 @@ import click
 from approvals.config import Settings, load_settings
 
 
-def new_signin_link(settings: Settings, *, only_if_new: bool = False) -> str | None:
+def new_signin_link(
+    settings: Settings, *, only_if_new: bool = False, base_url: str | None = None
+) -> str | None:
     """A sign-in link for the instance's admin client (made if there is none).
 
     ``only_if_new``: only for an instance without any key yet (what ``approvals run`` prints
-    on its first start), else None.
+    on its first start), else None. ``base_url``: where the service is reached, if not
+    ``APPROVALS_BASE_URL`` (``approvals run --port`` serves elsewhere).
     """
     from approvals.dashboard.accounts import admin_client, create_signin_link, has_keys
     from approvals.runtime import Runtime
@@ -21,7 +24,7 @@ def new_signin_link(settings: Settings, *, only_if_new: bool = False) -> str | N
         if only_if_new and has_keys(session):
             return None
         token = create_signin_link(session, admin_client(session, runtime.box))
-    return f"{settings.base_url}/dashboard/signin/{token}"
+    return f"{base_url or settings.base_url}/dashboard/signin/{token}"
 
 
 @click.command("signin-link")
