@@ -6,6 +6,7 @@ Browser tests of the same pages are in ``test_dashboard_browser.py``.
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import httpx
@@ -15,9 +16,10 @@ from approvals.store.db import database_for
 from approvals.store.migrate import upgrade
 from approvals.web.app import create_app
 from approvals.web.dashboard import PREFIX, RULES
-from tests.support.api import ApiUser
+from tests.support.api import ApiUser, answer, option_links
 from tests.support.dashboard import csrf_of, signed_in, signin_link
 from tests.support.receiver import CallbackReceiver
+from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import Stack
 
 
@@ -206,3 +208,30 @@ def test_the_session_cookie_is_secure_behind_https(tmp_path: Path) -> None:
 
 def csrf_of_text(text: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', text).group(1)
+
+
+def test_resending_one_recipients_email_sends_it_again_with_the_same_links(
+    stack: Stack, api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver
+) -> None:
+    first, second = (f"resend-{n}-{uuid.uuid4().hex[:8]}@example.com" for n in (1, 2))
+    created = api.subscribe(f"{first};{second}", receiver.url(receiver.new_path()))
+    original = smtp.wait_for(first)[0]
+    smtp.wait_for(second)
+    state = api.state(created["id"])
+    recipient = next(r["id"] for r in state["recipients"] if r["address"] == first)
+    me = signed_in(stack, api.key)
+    page = f"/dashboard/requests/{created['id']}"
+    resend = me.post(
+        f"{page}/recipients/{recipient}/resend", data={"csrf_token": csrf_of(me.get(page))}
+    )
+    assert resend.status_code == 303
+    again = smtp.wait_for(first, 2)[1]
+    assert option_links(again) == option_links(original)
+    assert len(smtp.messages_for(second)) == 1  # only the one asked for
+    # Once the request is over, nothing is sent again.
+    answer(option_links(again)[0])
+    closed = me.post(
+        f"{page}/recipients/{recipient}/resend", data={"csrf_token": csrf_of(me.get(page))}
+    )
+    assert closed.status_code == 422
+    assert len(smtp.messages_for(first)) == 2
