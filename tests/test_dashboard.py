@@ -235,3 +235,43 @@ def test_resending_one_recipients_email_sends_it_again_with_the_same_links(
     )
     assert closed.status_code == 422
     assert len(smtp.messages_for(first)) == 2
+
+
+def test_the_list_filters_and_pages_through_every_request_once(
+    stack: Stack, receiver: CallbackReceiver
+) -> None:
+    created, http = stack.new_client("lister")
+    user = ApiUser(created.id, created.key, created.webhook_secret, http)
+    tag = uuid.uuid4().hex[:8]
+    url = receiver.url(receiver.new_path())
+    ids = [
+        user.subscribe(f"p{n}-{tag}@example.com", url, Subject=f"Build {tag} number {n}")["id"]
+        for n in range(53)
+    ]
+    special = user.subscribe(f"Ann.Smith-{tag}@Example.com", url, Subject=f"Odd one {tag}")["id"]
+    me = signed_in(stack, created.key)
+
+    def listed(**params: str) -> list[str]:
+        found, after = [], None
+        while True:
+            page = me.get(
+                "/dashboard/requests", params={**params, **({"after": after} if after else {})}
+            )
+            assert page.status_code == 200
+            found += re.findall(r'href="/dashboard/requests/([0-9a-f]{32})"', page.text)
+            more = re.search(r'href="/dashboard/requests\?after=([^"&]+)', page.text)
+            if not more:
+                return found
+            after = more.group(1)
+
+    every = listed()
+    assert sorted(every) == sorted([*ids, special]) and len(set(every)) == len(every)
+    assert every[0] == special  # newest first
+    assert listed(recipient=f"ann.smith-{tag}@example.com") == [special]  # case ignored
+    assert listed(q=f"{tag} NUMBER 7") == [ids[7]]
+    assert listed(status="completed") == []
+    counts = me.get("/dashboard/requests").text
+    assert re.search(r'data-status="pending">pending <strong>54</strong>', counts)
+    assert me.get("/dashboard/requests", params={"after": "not-a-cursor"}).status_code == 400
+    assert me.get("/dashboard/requests", params={"since": "yesterday"}).status_code == 400
+    http.close()

@@ -106,7 +106,7 @@ def _conditions(viewer: Viewer, filters: RequestFilter) -> list[ColumnElement[bo
         found.append(
             exists().where(
                 Recipient.subscription_id == Subscription.id,
-                Recipient.address == filters.recipient.strip().lower(),
+                func.lower(Recipient.address) == filters.recipient.strip().lower(),
             )
         )
     if filters.since:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -122,6 +123,7 @@ class Subscription(Base):
         # The dashboard's lists, newest first, one client's or everyone's (keyset pages).
         Index("ix_subscriptions_client_created", "client_id", "created_at", "id"),
         Index("ix_subscriptions_created", "created_at", "id"),
+        Index("ix_subscriptions_client_status", "client_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -152,7 +154,11 @@ class Subscription(Base):
 
 class Recipient(Base):
     __tablename__ = "recipients"
-    __table_args__ = (Index("ix_recipients_email_due", "email_status", "email_next_at"),)
+    __table_args__ = (
+        Index("ix_recipients_email_due", "email_status", "email_next_at"),
+        # The dashboard's recipient filter, which ignores case as addresses do.
+        Index("ix_recipients_address_lower", text("lower(address)")),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"), index=True)

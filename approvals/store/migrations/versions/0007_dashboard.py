@@ -49,11 +49,15 @@ def upgrade() -> None:
         "ix_subscriptions_client_created", "subscriptions", ["client_id", "created_at", "id"]
     )
     op.create_index("ix_subscriptions_created", "subscriptions", ["created_at", "id"])
+    op.create_index("ix_subscriptions_client_status", "subscriptions", ["client_id", "status"])
+    op.create_index("ix_recipients_address_lower", "recipients", [sa.text("lower(address)")])
     op.create_index("ix_deliveries_created", "deliveries", ["created_at", "id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_deliveries_created", table_name="deliveries")
+    op.drop_index("ix_recipients_address_lower", table_name="recipients")
+    op.drop_index("ix_subscriptions_client_status", table_name="subscriptions")
     op.drop_index("ix_subscriptions_created", table_name="subscriptions")
     op.drop_index("ix_subscriptions_client_created", table_name="subscriptions")
     op.drop_table("signin_links")
