@@ -45,19 +45,25 @@ def client_for_key(session: Session, key: str) -> str | None:
     return authenticate(session, key.strip())
 
 
-def start_session(session: Session, client_id: str, lifetime: timedelta) -> str:
-    """A new browser session for ``client_id``; the token goes into the cookie, never here."""
+def _store_token(
+    session: Session,
+    row: type[DashboardSession] | type[SigninLink],
+    client_id: str,
+    lasts: timedelta,
+) -> str:
+    """A new random token for ``client_id``, stored as its hash in a ``row`` that lasts that
+    long; the token itself is returned and kept nowhere here."""
     token = _token()
     now = utcnow()
     session.add(
-        DashboardSession(
-            token_hash=hash_key(token),
-            client_id=client_id,
-            created_at=now,
-            expires_at=now + lifetime,
-        )
+        row(token_hash=hash_key(token), client_id=client_id, created_at=now, expires_at=now + lasts)
     )
     return token
+
+
+def start_session(session: Session, client_id: str, lifetime: timedelta) -> str:
+    """A new browser session for ``client_id``; the token goes into the cookie."""
+    return _store_token(session, DashboardSession, client_id, lifetime)
 
 
 def viewer_for_session(session: Session, token: str) -> Viewer | None:
@@ -104,17 +110,7 @@ def has_keys(session: Session) -> bool:
 
 def create_signin_link(session: Session, client_id: str) -> str:
     """A one-time sign-in token for ``client_id``, valid for :data:`SIGNIN_LINK_MINUTES`."""
-    token = _token()
-    now = utcnow()
-    session.add(
-        SigninLink(
-            token_hash=hash_key(token),
-            client_id=client_id,
-            created_at=now,
-            expires_at=now + timedelta(minutes=SIGNIN_LINK_MINUTES),
-        )
-    )
-    return token
+    return _store_token(session, SigninLink, client_id, timedelta(minutes=SIGNIN_LINK_MINUTES))
 
 
 def use_signin_link(session: Session, token: str) -> str | None:

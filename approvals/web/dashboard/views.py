@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Response, make_response, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
 
 from approvals import outbox
 from approvals.approval.subscriptions import (
@@ -29,7 +30,7 @@ from approvals.dashboard.requests import (
 )
 from approvals.delivery.service import retry_delivery
 from approvals.errors import BadRequest, Forbidden, NotFound
-from approvals.store.models import Delivery, Recipient
+from approvals.store.models import Delivery, OutboxMessage, Recipient
 from approvals.web.dashboard import previews
 from approvals.web.dashboard.forms import IMPORTANCE, KIND_LABELS, blank_form, read_form
 from approvals.web.dashboard.session import (
@@ -273,21 +274,23 @@ def outbox_list() -> Response:
         return page("outbox.html", messages=messages, backend=backend)
 
 
+def _kept_message(session: Session, id: int) -> OutboxMessage:  # noqa: A002
+    message = outbox.get_message(session, id, _outbox_scope())
+    if message is None:
+        raise NotFound("no such message", field="id")
+    return message
+
+
 def outbox_message(id: int) -> Response:  # noqa: A002
     with request_transaction() as session:
-        message = outbox.get_message(session, id, _outbox_scope())
-        if message is None:
-            raise NotFound("no such message", field="id")
+        message = _kept_message(session, id)
         links = previews.links_to_us(previews.html_part(message.raw))
         return page("outbox_message.html", message=message, links=links)
 
 
 def outbox_html(id: int) -> Response:  # noqa: A002
     with request_transaction() as session:
-        message = outbox.get_message(session, id, _outbox_scope())
-        if message is None:
-            raise NotFound("no such message", field="id")
-        return previews.email_response(previews.html_part(message.raw))
+        return previews.email_response(previews.html_part(_kept_message(session, id).raw))
 
 
 def callbacks() -> Response:
