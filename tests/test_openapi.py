@@ -32,8 +32,11 @@ def document(app: Flask) -> dict:
 
 
 def _served(app: Flask) -> set[tuple[str, str]]:
+    """Every route the app serves but the dashboard's (pages for a browser, not an API)."""
     found = set()
     for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("dashboard."):
+            continue
         path = (
             re.sub(r"<int\([^)]*\):", "{", rule.rule)
             .replace("<int:", "{")
