@@ -131,6 +131,14 @@ def test_a_newcomer_sends_answers_and_sees_the_callback_land(
     page.get_by_role("link", name="Overview").click()
     shot(page, tmp_path, "overview", readme=True)
 
+    # Readable on a phone: nothing wider than its screen.
+    page.set_viewport_size({"width": 375, "height": 800})
+    for where in ("/dashboard/requests", request_url.split(outbox_stack.base_url)[1]):
+        page.goto(outbox_stack.base_url + where)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 375, f"{where} is {wide}px wide on a 375px screen"
+    shot(page, tmp_path, "request-phone")
+
 
 def test_cancelling_a_request_in_the_browser(
     page: Page, receiver: CallbackReceiver, tmp_path: Path
