@@ -188,3 +188,36 @@ def test_a_push_subscription_to_new_events_calls_back_with_the_batch(
     payload = Webhook(m365.webhook_secret).verify(callback.body, callback.headers)
     assert [item["subject"] for item in payload["value"]] == ["pushed"]
     assert m365.http.get(state_url).json()["parameters"]["table"] == calendar
+
+
+def test_new_events_come_top_at_a_time_in_orderby_order_never_lost_or_repeated(
+    m365: ApiUser, calendar: str
+) -> None:
+    table = quote(calendar, safe="")
+    path = f"/datasets/calendars/v3/tables/{table}/onnewitems"
+    paged = Trigger(m365.http, path, **{"$top": "2", "$orderby": "subject desc"})
+    skipping = Trigger(m365.http, path, **{"$skip": "1", "$top": "2"})
+    booked = {f"event {n}" for n in range(5)}
+    for subject in sorted(booked):
+        book(m365, calendar, subject, timedelta(days=4))
+
+    batches = [[item["subject"] for item in paged.batch()] for _ in range(4)]
+    assert [len(b) for b in batches] == [2, 2, 1, 0]  # the rest waits for the next poll
+    assert all(b == sorted(b, reverse=True) for b in batches)  # each batch in $orderby order
+    delivered = [s for b in batches for s in b]
+    assert sorted(delivered) == sorted(booked)  # every one, once
+
+    # $skip passes over the oldest new ones of each poll: 5 new, 1 skipped, 2 taken, 2 left;
+    # then 1 of those skipped and 1 taken.
+    skipped = [[item["subject"] for item in skipping.batch()] for _ in range(3)]
+    assert [len(b) for b in skipped] == [2, 1, 0]
+    assert len(set(s for b in skipped for s in b)) == 3
+
+
+def test_a_bad_orderby_on_a_trigger_is_400_with_graphs_words(m365: ApiUser, calendar: str) -> None:
+    table = quote(calendar, safe="")
+    answer = m365.http.get(
+        f"/datasets/calendars/v3/tables/{table}/onnewitems", params={"$orderby": "subject sideways"}
+    )
+    assert answer.status_code == 400
+    assert "Invalid $orderby clause" in answer.text

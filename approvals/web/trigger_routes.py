@@ -63,8 +63,8 @@ UPCOMING_PARAMS = (
         required=False,
     ),
 )
-# $orderby, $top and $skip are taken as the connector takes them; a batch holds every new
-# event, oldest first. $filter narrows which events count.
+# $filter narrows which events count; of the new ones, oldest first, a poll passes over $skip
+# and returns at most $top (the rest stay new for the next poll), in $orderby order.
 CHANGED_PARAMS = (TABLE, FILTER, ORDER_BY, TOP, SKIP)
 VIEW_PARAMS = (
     TABLE,

@@ -69,7 +69,12 @@ def changed_events(
     stamp_field: str,
     shape: Shape,
 ) -> Batch:
-    """Events whose ``stamp_field`` moved since the cursor, each version once."""
+    """Events whose ``stamp_field`` moved since the cursor, each version once.
+
+    Of what is new, oldest first, a poll passes over ``$skip`` and returns at most ``$top``;
+    the rest stay new for the next poll (the mark stops at the first of them). The batch is
+    then put in ``$orderby`` order (Graph's property names, as the calendar operations take).
+    """
     now = datetime.now(UTC)
     first = "mark" not in cursor
     mark = _instant(cursor["mark"] if not first else cursor["since"])
@@ -84,19 +89,60 @@ def changed_events(
         MOST,
         _utc(),
     )
-    items, kept = [], []
+    known: list[tuple[datetime, str]] = []  # returned before, or there before the start
+    fresh: list[tuple[datetime, str, dict[str, Any]]] = []
     for event in found:
         when = _instant(event[stamp_field])
         # A creation happens once per event; a modification once per changeKey.
         changes = stamp_field != CREATED
         version = _digest(event["id"], str(event.get("changeKey") or "") if changes else "")
-        if when >= now - OVERLAP:
-            kept.append(version)
         if version in seen or (first and when <= mark):
-            continue  # returned before, or there before the trigger started
-        seen.add(version)
-        items.append(shape(event, UTC_ZONE))
-    return Batch(items, {"mark": now.isoformat(), "seen": kept})
+            known.append((when, version))
+        elif version not in {v for _, v, _ in fresh}:
+            fresh.append((when, version, event))
+    skip = int(params.get("$skip") or 0)
+    top = int(params.get("$top") or 0) or len(fresh)
+    known += [(when, version) for when, version, _ in fresh[:skip]]
+    taken, left = fresh[skip : skip + top], fresh[skip + top :]
+    known += [(when, version) for when, version, _ in taken]
+    next_mark = left[0][0] if left else now
+    events = order_by([event for _, _, event in taken], params.get("$orderby") or "")
+    return Batch(
+        [shape(event, UTC_ZONE) for event in events],
+        {
+            "mark": next_mark.isoformat(),
+            "seen": [version for when, version in known if when >= next_mark - OVERLAP],
+        },
+    )
+
+
+def order_by(events: list[dict[str, Any]], orderby: str) -> list[dict[str, Any]]:
+    """``events`` sorted by an OData ``$orderby`` (``start/dateTime desc, subject``), as
+    checked at intake; missing values last."""
+    ordered = list(events)
+    for part in reversed([p for p in orderby.split(",") if p.strip()]):
+        words = part.split()
+        path = words[0].split("/")
+        descending = len(words) == 2 and words[1].lower() == "desc"
+        present = [e for e in ordered if _at(e, path) is not None]
+        missing = [e for e in ordered if _at(e, path) is None]
+        present.sort(key=lambda e: _sortable(_at(e, path)), reverse=descending)
+        ordered = present + missing
+    return ordered
+
+
+def _at(event: dict[str, Any], path: list[str]) -> Any:
+    """The property at ``path``; OData names ignore case."""
+    value: Any = event
+    for name in path:
+        if not isinstance(value, dict):
+            return None
+        value = next((v for k, v in value.items() if k.lower() == name.lower()), None)
+    return value
+
+
+def _sortable(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def upcoming_events(
