@@ -12,7 +12,7 @@ import binascii
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from approvals.approval.subscriptions import deliveries_for
@@ -103,10 +103,12 @@ def _conditions(viewer: Viewer, filters: RequestFilter) -> list[ColumnElement[bo
     if filters.kind:
         found.append(Subscription.kind == filters.kind)
     if filters.recipient:
+        # From the recipients' index to their requests (an EXISTS per request would scan).
         found.append(
-            exists().where(
-                Recipient.subscription_id == Subscription.id,
-                func.lower(Recipient.address) == filters.recipient.strip().lower(),
+            Subscription.id.in_(
+                select(Recipient.subscription_id).where(
+                    func.lower(Recipient.address) == filters.recipient.strip().lower()
+                )
             )
         )
     if filters.since:
@@ -150,12 +152,8 @@ def list_requests(
         conditions.append(Subscription.status == filters.status)
     if cursor:
         moment, row_id = decode_cursor(cursor)
-        conditions.append(
-            or_(
-                Subscription.created_at < moment,
-                and_(Subscription.created_at == moment, Subscription.id < row_id),
-            )
-        )
+        # A row-value comparison: one range on the (created_at, id) index.
+        conditions.append(tuple_(Subscription.created_at, Subscription.id) < (moment, row_id))
     found = list(
         session.execute(
             select(Subscription, ApiClient.name)
