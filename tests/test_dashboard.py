@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from standardwebhooks.webhooks import Webhook
 
 from approvals.config import load_settings
 from approvals.store.db import database_for
@@ -20,7 +21,7 @@ from tests.support.api import ApiUser, answer, option_links
 from tests.support.dashboard import csrf_of, signed_in, signin_link
 from tests.support.receiver import CallbackReceiver
 from tests.support.smtp_sink import SmtpSink
-from tests.support.stack import Stack
+from tests.support.stack import Stack, eventually
 
 
 def _pages_with(path_values: dict[str, str]) -> list[tuple[str, str]]:
@@ -138,7 +139,9 @@ def test_a_sign_in_link_works_once_and_sign_out_ends_the_session(stack: Stack) -
     assert browser.get(f"{stack.base_url}/dashboard/requests").status_code == 302
 
 
-def test_a_revoked_keys_sessions_end_and_keys_are_for_admins(stack: Stack, api: ApiUser) -> None:
+def test_a_revoked_keys_sessions_end_and_keys_are_for_admins(
+    stack: Stack, api: ApiUser, smtp: SmtpSink, receiver: CallbackReceiver
+) -> None:
     me = signed_in(stack, api.key)
     assert me.get("/dashboard/keys").status_code == 403  # not an admin
     admin = httpx.Client(timeout=20)
@@ -162,7 +165,27 @@ def test_a_revoked_keys_sessions_end_and_keys_are_for_admins(stack: Stack, api: 
         == 404
     )
     # The key is shown that once: the list has only its prefix.
-    assert key not in admin.get(f"{stack.base_url}/dashboard/keys").text
+    listing = admin.get(f"{stack.base_url}/dashboard/keys")
+    assert key not in listing.text
+    # A new webhook secret, shown once; the key's callbacks are signed with it.
+    row = re.search(
+        rf"<code>{re.escape(key[:10])}…</code>.*?/dashboard/keys/([0-9a-f]{{32}})/rotate-secret",
+        listing.text,
+        re.S,
+    )
+    rotated = admin.post(
+        f"{stack.base_url}/dashboard/keys/{row.group(1)}/rotate-secret",
+        data={"csrf_token": csrf_of(listing)},
+    )
+    secret = re.search(r'id="new-secret">(whsec_[^<]+)<', rotated.text).group(1)
+    assert secret not in admin.get(f"{stack.base_url}/dashboard/keys").text
+    to, path = f"rotated-{uuid.uuid4().hex[:8]}@example.com", receiver.new_path()
+    user = ApiUser(row.group(1), key, secret, httpx.Client(base_url=stack.base_url, timeout=20))
+    user.http.headers["Authorization"] = f"Bearer {key}"
+    user.subscribe(to, receiver.url(path))
+    answer(option_links(smtp.wait_for(to)[0])[0])
+    callback = receiver.wait_for(path)[0]
+    Webhook(secret).verify(callback.body, callback.headers)  # raises unless signed with it
 
 
 # --- the app alone: limits and cookie flags --------------------------------------------------
@@ -274,4 +297,30 @@ def test_the_list_filters_and_pages_through_every_request_once(
     assert re.search(r'data-status="pending">pending <strong>54</strong>', counts)
     assert me.get("/dashboard/requests", params={"after": "not-a-cursor"}).status_code == 400
     assert me.get("/dashboard/requests", params={"since": "yesterday"}).status_code == 400
+    http.close()
+
+
+def test_the_overview_counts_what_this_client_asked_and_got(
+    stack: Stack, smtp: SmtpSink, receiver: CallbackReceiver
+) -> None:
+    created, http = stack.new_client("overview")
+    user = ApiUser(created.id, created.key, created.webhook_secret, http)
+    path = receiver.new_path()
+    answered, waiting = (f"ov-{n}-{uuid.uuid4().hex[:8]}@example.com" for n in (1, 2))
+    user.subscribe(answered, receiver.url(path))
+    user.subscribe(waiting, receiver.url(receiver.new_path()))
+    answer(option_links(smtp.wait_for(answered)[0])[0])
+    receiver.wait_for(path)
+    me = signed_in(stack, created.key)
+
+    def delivered() -> str | None:
+        page = me.get("/dashboard/overview").text
+        return page if "<title>delivered: 1</title>" in page.replace("\n", "") else None
+
+    page = eventually(delivered)
+    figures = re.findall(r'<div class="figure"[^>]*>([^<]+)</div>', page)
+    assert figures[2] == "1"  # answers
+    assert page.count("<svg") == 3
+    assert re.search(r"<title>\d\d-\d\d: 1 completed</title>", page)
+    assert re.search(r"<title>\d\d-\d\d: 1 pending</title>", page)
     http.close()

@@ -51,7 +51,10 @@ def _median_p90(values: list[float]) -> tuple[float, float] | None:
 def figures(session: Session, viewer: Viewer) -> Figures:
     since = utcnow() - timedelta(days=DAYS)
     own = [] if viewer.is_admin else [Subscription.client_id == viewer.client_id]
-    day = func.date(Subscription.created_at)
+    created = Subscription.created_at
+    if session.get_bind().dialect.name == "postgresql":  # the day in UTC, not the server's zone
+        created = func.timezone("UTC", created)
+    day = func.date(created)
     counts = session.execute(
         select(day, Subscription.status, func.count())
         .where(Subscription.created_at >= since, *own)
