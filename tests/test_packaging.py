@@ -53,6 +53,7 @@ def test_wheel_installs_a_working_command_with_templates_and_migrations(tmp_path
     names = zipfile.ZipFile(wheel).namelist()
     assert "templates/email/message.html" in names
     assert "templates/pages/confirm.html" in names
+    assert "templates/dashboard/request.html" in names
     assert any(
         n.startswith("approvals/store/migrations/versions/") and n.endswith(".py") for n in names
     )
@@ -68,7 +69,9 @@ def test_wheel_installs_a_working_command_with_templates_and_migrations(tmp_path
     )
     page = run_from_wheel(
         "from approvals.web.app import create_app; "
-        "r = create_app().test_client().get('/respond/nope?option=0'); "
+        "c = create_app().test_client(); "
+        "assert c.get('/dashboard/signin').status_code == 200; "
+        "r = c.get('/respond/nope?option=0'); "
         "print(r.status_code, r.get_data(as_text=True))",
         unpacked,
         elsewhere,
