@@ -221,3 +221,28 @@ def test_a_bad_orderby_on_a_trigger_is_400_with_graphs_words(m365: ApiUser, cale
     )
     assert answer.status_code == 400
     assert "Invalid $orderby clause" in answer.text
+
+
+def test_when_graph_forgets_the_round_new_and_modified_events_still_come_once(
+    m365: ApiUser, calendar: str, tenant: GraphStandIn
+) -> None:
+    """Graph drops old delta tokens (410 SyncStateNotFound): the trigger starts a new round and
+    reports what was made or modified since its last poll, nothing from before again."""
+    table = quote(calendar, safe="")
+    untouched = book(m365, calendar, "untouched", timedelta(days=5))
+    edited = book(m365, calendar, "edited", timedelta(days=5))
+    trigger = Trigger(m365.http, f"/datasets/calendars/v3/tables/{table}/onchangeditems")
+    reported = book(m365, calendar, "reported before", timedelta(days=6))
+    assert [i["subject"] for i in trigger.batch()] == ["reported before"]
+
+    change(m365, calendar, edited, subject="edited in the gap")
+    book(m365, calendar, "made in the gap", timedelta(days=7))
+    tenant.forget_sync_states()
+    after = {i["subject"]: i["ActionType"] for i in trigger.batch()}
+    assert after == {"made in the gap": "added", "edited in the gap": "updated"}
+    assert trigger.batch() == []  # and the new round goes on from there
+    change(m365, calendar, reported, subject="reported, then changed")
+    assert [(i["subject"], i["ActionType"]) for i in trigger.batch()] == [
+        ("reported, then changed", "updated")
+    ]
+    assert untouched["id"] not in {i["id"] for i in trigger.batch()}

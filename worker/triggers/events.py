@@ -194,7 +194,11 @@ def changed_in_view(
     link = cursor.get("link")
     if link is not None and not str(link).startswith(graph.api_url + "/"):
         raise GraphError(400, "invalid_cursor", "the trigger's state does not point at Graph")
-    view = _View(now, {} if link is None else dict(cursor.get("recent", {})))
+    view = _View(
+        now,
+        {} if link is None else dict(cursor.get("recent", {})),
+        {} if link is None else dict(cursor.get("versions", {})),
+    )
     if link is None:
         return view.baseline(graph, mailbox, params, _instant(cursor["since"]), headers)
     try:
@@ -202,7 +206,10 @@ def changed_in_view(
     except GraphError as error:
         if error.status != 410:  # SyncStateNotFound: Graph forgot the round; start over
             raise
-        return view.baseline(graph, mailbox, params, _instant(cursor["at"]), headers)
+        # A new baseline: what was made since the last poll is added, what was modified since
+        # updated; what was deleted meanwhile cannot be known any more.
+        last = _instant(cursor["at"])
+        return view.baseline(graph, mailbox, params, last, headers, reset=True)
 
 
 class _View:
@@ -211,9 +218,13 @@ class _View:
     digests of the events made lately that were listed, so an event made and then changed is
     *updated* the second time, whatever the precision of Exchange's stamps."""
 
-    def __init__(self, now: datetime, recent: dict[str, str]) -> None:
+    def __init__(self, now: datetime, recent: dict[str, str], versions: dict[str, str]) -> None:
         self.now = now
         self.recent = recent
+        # Digests of the event versions (id and changeKey) listed lately, with their stamps:
+        # after Graph forgets a round, a version modified lately but listed already is not
+        # reported again.
+        self.versions = versions
         self.items: dict[str, dict[str, Any]] = {}
 
     def baseline(
@@ -223,8 +234,14 @@ class _View:
         params: dict[str, Any],
         since: datetime,
         headers: dict[str, str],
+        *,
+        reset: bool = False,
     ) -> Batch:
-        """The first round: the view as it stands; events made after ``since`` were added."""
+        """The first round: the view as it stands; events made after ``since`` were added.
+
+        ``reset``: Graph forgot the last round, and ``since`` is the last poll: events made
+        after it (less the overlap) and not listed lately were added, versions modified after
+        it and not listed lately updated."""
         window = {
             "startDateTime": _stamp(since - timedelta(days=int(params.get("pastDays", 50)))),
             "endDateTime": _stamp(since + timedelta(days=int(params.get("incomingDays", 300)))),
@@ -233,8 +250,12 @@ class _View:
         page = graph.request("GET", mailbox, path, params=window, headers=headers).json()
         while True:
             for event in page.get("value", []):
-                if "@removed" not in event:
-                    self._listed(event, made_after=since, known=False)
+                if "@removed" in event:
+                    continue
+                unseen = reset and self._modified_unseen(event, since)
+                self._listed(event, made_after=since - OVERLAP if reset else since, known=False)
+                if unseen and event["id"] not in self.items:
+                    self.items[event["id"]] = _with_action(event, "updated")
             if "@odata.nextLink" not in page:
                 return self._batch(_delta_link(page))
             page = graph.call(
@@ -264,7 +285,18 @@ class _View:
             if len(self.items) >= BATCH_LIMIT:  # the rest of the round is the next poll's
                 return self._batch(link, at=previous)
 
+    def _modified_unseen(self, event: dict[str, Any], after: datetime) -> bool:
+        """Modified after ``after`` (less the overlap), in a version not listed before."""
+        changed = event.get(MODIFIED)
+        return (
+            bool(changed)
+            and _instant(changed) > after - OVERLAP
+            and _version(event) not in self.versions
+        )
+
     def _listed(self, event: dict[str, Any], *, made_after: datetime, known: bool) -> None:
+        if event.get(MODIFIED):
+            self.versions.setdefault(_version(event), _instant(event[MODIFIED]).isoformat())
         created = event.get(CREATED)
         made = _instant(created) if created else None
         key = _digest(event["id"])
@@ -280,8 +312,13 @@ class _View:
         at = at or self.now
         # The next round counts as added only events made after ``at`` less the overlap.
         recent = {k: v for k, v in self.recent.items() if _instant(v) > at - OVERLAP}
-        cursor = {"link": link, "at": at.isoformat(), "recent": recent}
+        versions = {k: v for k, v in self.versions.items() if _instant(v) > at - OVERLAP}
+        cursor = {"link": link, "at": at.isoformat(), "recent": recent, "versions": versions}
         return Batch(list(self.items.values()), cursor)
+
+
+def _version(event: dict[str, Any]) -> str:
+    return _digest(event["id"], str(event.get("changeKey") or ""))
 
 
 def _with_action(event: dict[str, Any], action: str) -> dict[str, Any]:

@@ -623,6 +623,10 @@ def calendar_view_delta(call: Call) -> Response:
         calendar = calendar_of(call)
         if "$skiptoken" in args or "$deltatoken" in args:
             state = _read_state(args.get("$skiptoken") or args["$deltatoken"])
+            if state["gen"] != call.standin.sync_generation:
+                raise GraphError(
+                    410, "SyncStateNotFound", "The sync state generation is not found."
+                )
             if "$deltatoken" in args:
                 state.update(since=state["upto"], offset=0, upto=call.user.sequence())
         else:
@@ -638,6 +642,7 @@ def calendar_view_delta(call: Call) -> Response:
                 "since": INITIAL,
                 "offset": 0,
                 "upto": call.user.sequence(),
+                "gen": call.standin.sync_generation,
             }
         entries = _view_changes(call, calendar["id"], state, tz_name)
     size = _page_size(call)
@@ -695,7 +700,9 @@ def _state_token(state: dict[str, Any]) -> str:
 def _read_state(token: str) -> dict[str, Any]:
     try:
         state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        return {k: state[k] for k in ("start", "end", "since", "offset", "upto")}
+        return {k: state[k] for k in ("start", "end", "since", "offset", "upto")} | {
+            "gen": state.get("gen", 0)
+        }
     except (ValueError, KeyError, TypeError, binascii.Error) as error:
         raise GraphError(
             410, "SyncStateNotFound", "The sync state generation is not found."

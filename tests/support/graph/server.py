@@ -108,6 +108,9 @@ class GraphStandIn:
         self.directory = Directory()
         self.faults = Faults()
         self.page_cap: int | None = None
+        # Delta rounds' state tokens carry the generation they were made in; forgetting the
+        # sync states (Graph does, after a while) makes every older token 410 SyncStateNotFound.
+        self.sync_generation = 0
         self.upload_sessions: dict[str, UploadSession] = {}
         self.sent: list[SentMail] = []
         self.log: list[LoggedRequest] = []
@@ -314,6 +317,12 @@ class GraphStandIn:
         """Each Graph request waits this long (inside its mailbox concurrency slot)."""
         self.faults.latency = seconds
 
+    def forget_sync_states(self) -> None:
+        """Graph forgot every delta round so far: their links answer 410 SyncStateNotFound
+        (https://learn.microsoft.com/graph/delta-query-overview: Outlook's older delta tokens are
+        dropped once its token cache is full)."""
+        self.sync_generation += 1
+
     def cap_page_size(self, items: int | None) -> None:
         """Answer pages of at most ``items`` whatever ``$top`` asked (Graph may page shorter)."""
         self.page_cap = items
@@ -382,6 +391,7 @@ class GraphStandIn:
             self.faults.peak.clear()
             self.release()
             self.page_cap = None
+            self.sync_generation = 0
             self.upload_sessions.clear()
             self.sent.clear()
             self.log.clear()
