@@ -34,8 +34,10 @@ from approvals.store.models import Delivery, OutboxMessage, Recipient
 from approvals.web.dashboard import previews
 from approvals.web.dashboard.forms import IMPORTANCE, KIND_LABELS, blank_form, read_form
 from approvals.web.dashboard.session import (
+    COOKIE,
     clear_session_cookie,
     current_viewer,
+    lifetime,
     next_path,
     set_session_cookie,
 )
@@ -89,7 +91,7 @@ def signin_submit() -> Response:
             return page(
                 "signin.html", 401, next=next_path(), error="That key is unknown or revoked."
             )
-        token = accounts.start_session(session, client_id, _lifetime())
+        token = accounts.start_session(session, client_id, lifetime())
     response = _done_to(next_path())
     set_session_cookie(response, token)
     return response
@@ -109,7 +111,7 @@ def signin_link(token: str) -> Response:
                 error="That sign-in link was used already or has expired. "
                 "Run `approvals signin-link` for a new one, or sign in with a key.",
             )
-        session_token = accounts.start_session(session, client_id, _lifetime())
+        session_token = accounts.start_session(session, client_id, lifetime())
     response = _done_to(url_for("dashboard.requests"))
     set_session_cookie(response, session_token)
     return response
@@ -117,14 +119,10 @@ def signin_link(token: str) -> Response:
 
 def signout() -> Response:
     with request_transaction() as session:
-        accounts.end_session(session, request.cookies.get("approvals_session", ""))
+        accounts.end_session(session, request.cookies.get(COOKIE, ""))
     response = _done("dashboard.signin")
     clear_session_cookie(response)
     return response
-
-
-def _lifetime() -> timedelta:
-    return timedelta(hours=current_runtime().settings.dashboard_session_hours)
 
 
 def _done_to(path: str) -> Response:
