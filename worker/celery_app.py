@@ -16,6 +16,8 @@ from approvals.store.jobs import Job
 
 # The embedded broker's transport (kombu's SQLAlchemy one, woken on publish).
 SQLITE_TRANSPORT = "worker.sqlite_broker:Transport"
+# kombu's Redis transport, reusing its publishing client (worker/redis_broker.py).
+REDIS_TRANSPORT = "worker.redis_broker:Transport"
 CALLBACK_QUEUE = "callbacks"
 MAIL_QUEUE = "mail"
 GRAPH_QUEUE = "graph"
@@ -43,10 +45,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "broker_url": settings.broker_url,
         "task_ignore_result": True,
-        # Task events, so Flower and `celery events` work as they are (Celery itself leaves
-        # them off on the SQLite broker, whose transport cannot fan out).
+        # The worker's task events, so Flower and `celery events` work as they are (Celery
+        # itself leaves them off on the SQLite broker, whose transport cannot fan out). No
+        # task-sent events (Celery's default): each cost the web a second publish per task.
         "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        "task_send_sent_event": False,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         # Reserve no more than the threads can start: a backlog of mail held in one worker's
@@ -87,6 +90,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "creator": functools.partial(sqlite_broker_connection, sqlite_broker_path(settings))
         }
     else:
+        if settings.broker_url.startswith(("redis://", "rediss://")):
+            config["broker_transport"] = REDIS_TRANSPORT
         # A message a dead worker held comes back after this long (the sweeper also covers it).
         config["broker_transport_options"] = {"visibility_timeout": 600}
     config["broker_transport_options"].update(settings.broker_transport_options)

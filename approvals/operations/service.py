@@ -1,7 +1,7 @@
 """Start a connector operation, find it again, and turn its row into an HTTP answer.
 
 A route validates its parameters, picks the mailbox (:mod:`approvals.mailboxes`) and calls
-:func:`start`: one row, published to the ``graph`` queue when the transaction commits. The
+:func:`start`: one row, published to the ``graph`` queue when the request's session commits. The
 route then waits a little (:mod:`approvals.operations.waiting`); an operation still running
 is answered 202 with ``Location: /operations/{id}`` (the asynchronous pattern Logic Apps
 follows). The answer a worker recorded is kept for ``APPROVALS_OPERATION_RESULT_TTL``.
@@ -85,8 +85,12 @@ def start(
         "request_hash": fingerprint,
     }
     # A Core INSERT: the ORM's unit of work cost the web more than the statement itself.
-    if idempotency_key is None:  # nothing to collide on: no savepoint (a round trip less)
-        session.connection().execute(_INSERT, row)
+    if idempotency_key is None:
+        # Nothing to collide on: the INSERT commits on its own, one round trip (no BEGIN, no
+        # COMMIT); the job is published when the request's session commits, as below.
+        engine = session.get_bind().execution_options(isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(_INSERT, row)
     else:
         try:
             with session.begin_nested():

@@ -172,7 +172,9 @@ class EndWatch:
             pause = min(pause * 2, MAX_LOOK_SECONDS)
 
     def _ended(self) -> Row[Any] | None:
-        with self.runtime.db.engine.connect() as conn:
+        # Autocommit: the SELECT alone, without a BEGIN and a ROLLBACK round trip around it.
+        engine = self.runtime.db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
             row = conn.execute(_RECORDED_ANSWER, {"operation_id": self.operation_id}).first()
         return row if row is not None and row.status in _FINISHED else None
 
