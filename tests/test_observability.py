@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -216,25 +217,36 @@ def test_the_worker_sends_task_events_so_flower_works(ops: Stack) -> None:
     from kombu import Connection
 
     options = json.loads(ops.env["APPROVALS_BROKER_TRANSPORT_OPTIONS"])
-    seen: list[dict] = []
+    lifecycle = ["task-received", "task-started", "task-succeeded"]
+    by_task: dict[str, list[dict]] = {}
+    done: list[str] = []
     with Connection(ops.env["APPROVALS_BROKER_URL"], transport_options=options) as connection:
 
-        def succeeded(event: dict) -> None:
-            seen.append(event)
-            events.should_stop = True
+        def seen(event: dict) -> None:
+            if event["type"] not in lifecycle:
+                return
+            events_of = by_task.setdefault(event["uuid"], [])
+            events_of.append({**event, "arrived": time.time()})
+            if [e["type"] for e in events_of] == lifecycle:
+                done.append(event["uuid"])
+                receiver.should_stop = True
 
-        events = Celery().events.Receiver(connection, handlers={"task-succeeded": succeeded})
+        receiver = Celery().events.Receiver(connection, handlers={"*": seen})
         # The beat's sweep runs every second: its task events come without asking for any.
-        give_up = threading.Timer(30, lambda: setattr(events, "should_stop", True))
+        give_up = threading.Timer(30, lambda: setattr(receiver, "should_stop", True))
         give_up.start()
         try:
-            events.capture(limit=None)
+            receiver.capture(limit=None)
         finally:
             give_up.cancel()
 
-    assert seen, "no task event within 30 s"
-    assert seen[0]["type"] == "task-succeeded"
-    assert seen[0]["hostname"].startswith("celery@")
+    assert done, f"no task's received, started and succeeded events within 30 s: {by_task}"
+    received, started, succeeded = by_task[done[0]]
+    # The worker sends them in batches a few times a second; each keeps its own time and order.
+    assert received["timestamp"] <= started["timestamp"] <= succeeded["timestamp"]
+    assert succeeded["arrived"] - succeeded["timestamp"] < 2, "events held back too long"
+    assert succeeded["hostname"].startswith("celery@")
+    assert received["name"].startswith("worker.tasks.")
 
 
 # --- logs ---------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # task-sent events (Celery's default): each cost the web a second publish per task.
         "worker_send_task_events": True,
         "task_send_sent_event": False,
+        # ... sent a few times a second in batches, not after each event.
+        "worker_consumer": "worker.event_batching:BatchingConsumer",
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         # Reserve no more than the threads can start: a backlog of mail held in one worker's
